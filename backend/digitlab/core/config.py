@@ -1,0 +1,46 @@
+"""Settings from the environment (prefix DIGITLAB_) with an embedded default that needs no other server."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIGITLAB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # Empty means SQLite in data_dir; e.g. postgresql+psycopg://user@host/db for the scaled-out mode.
+    database_url: str = ""
+
+    max_upload_bytes: int = 40 * 1024 * 1024
+    max_page_pixels: int = 60_000_000
+    max_pdf_pages: int = 50
+    max_files_per_upload: int = 50
+    pdf_render_dpi: int = 300
+    max_import_bytes: int = 200 * 1024 * 1024
+    max_import_samples: int = 200_000
+
+    job_backend: str = "local"
+    job_concurrency: int = Field(default=2, ge=1)
+    # How often the local runner looks for queued jobs that another process enqueued.
+    job_poll_seconds: float = 1.0
+
+    session_token_hours: int = 24 * 7
+    password_min_length: int = 8
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'digitlab.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,171 @@
+"""The job runner interface, and the embedded backend: jobs in the database, each run in a fresh process.
+
+A distributed backend (Celery) implements the same four methods; the services only ever call
+`submit(job_id)` after committing the job row, and `cancel(job_id)` after recording the request.
+"""
+
+import logging
+import multiprocessing
+import threading
+from abc import ABC, abstractmethod
+from multiprocessing.process import BaseProcess
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from digitlab.core.config import Settings
+from digitlab.core.models import utcnow
+from digitlab.jobs.models import CANCELLED, FAILED, QUEUED, RUNNING, Job
+from digitlab.jobs.worker import run_job_in_child, worker_name
+
+log = logging.getLogger(__name__)
+
+RESTART_REASON = "The service restarted while this job was running. Please start it again."
+
+
+class JobRunner(ABC):
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @abstractmethod
+    def submit(self, job_id: int) -> None:
+        """The job row is committed as queued; run it when a slot is free."""
+
+    @abstractmethod
+    def cancel(self, job_id: int) -> None:
+        """cancel_requested is committed; stop the job if it is running here."""
+
+
+class LocalProcessRunner(JobRunner):
+    """Runs up to `job_concurrency` jobs at once, each in a newly spawned process.
+
+    Spawned, not forked: TensorFlow is not fork-safe, and a fresh process per job returns all of a
+    training's memory to the system when it ends.
+    """
+
+    def __init__(self, settings: Settings, engine: Engine):
+        self.settings = settings
+        self.engine = engine
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: dict[int, BaseProcess] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # --- interface -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.recover_interrupted_jobs()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="digitlab-job-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            processes = list(self._processes.items())
+            self._processes.clear()
+        for job_id, process in processes:
+            process.terminate()
+            process.join(timeout=5)
+            self._mark_ended(job_id, FAILED, RESTART_REASON)
+
+    def submit(self, job_id: int) -> None:
+        self._wake.set()
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            process = self._processes.get(job_id)
+        if process is not None and process.is_alive():
+            process.terminate()
+        self._wake.set()
+
+    # --- internals -------------------------------------------------------------------------------
+    def recover_interrupted_jobs(self) -> int:
+        """Jobs left 'running' by a previous process of this service have no worker any more."""
+        with Session(self.engine) as session:
+            result = session.exec(update(Job).where(Job.status == RUNNING)
+                                  .values(status=FAILED, error=RESTART_REASON, finished_at=utcnow()))
+            session.commit()
+            return result.rowcount
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._reap_finished()
+                self._start_queued()
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                log.exception("job runner iteration failed")
+            self._wake.wait(timeout=self.settings.job_poll_seconds)
+            self._wake.clear()
+
+    def _reap_finished(self) -> None:
+        with self._lock:
+            ended = [(job_id, p) for job_id, p in self._processes.items() if not p.is_alive()]
+            for job_id, _ in ended:
+                del self._processes[job_id]
+        for job_id, process in ended:
+            process.join()
+            # A job that ended normally has recorded its own final state; one still "running" was
+            # killed (cancel) or crashed.
+            with Session(self.engine) as session:
+                job = session.get(Job, job_id)
+                cancelled = job is not None and job.cancel_requested
+            if cancelled:
+                self._mark_ended(job_id, CANCELLED, None, message="Cancelled.")
+            else:
+                self._mark_ended(job_id, FAILED,
+                                 f"The worker process stopped unexpectedly (exit code {process.exitcode}).")
+
+    def _mark_ended(self, job_id: int, status: str, error: str | None, message: str | None = None) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
+                         .values(status=status, error=error, message=message, finished_at=utcnow()))
+            session.commit()
+
+    def _start_queued(self) -> None:
+        while True:
+            with self._lock:
+                if len(self._processes) >= self.settings.job_concurrency:
+                    return
+            job_id = self._claim_next()
+            if job_id is None:
+                return
+            process = self._context.Process(target=run_job_in_child, name=f"digitlab-job-{job_id}",
+                                            args=(job_id, self.settings.model_dump()), daemon=False)
+            try:
+                process.start()
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory or process limit
+                self._mark_ended(job_id, FAILED, f"Could not start a worker process: {exc}")
+                continue
+            with self._lock:
+                self._processes[job_id] = process
+
+    def _claim_next(self) -> int | None:
+        with Session(self.engine) as session:
+            candidates = session.exec(select(Job.id).where(Job.status == QUEUED)
+                                      .order_by(Job.created_at, Job.id).limit(5)).all()
+            for job_id in candidates:
+                # The conditional update makes the claim atomic even if two runners look at once.
+                claimed = session.exec(update(Job).where(Job.id == job_id, Job.status == QUEUED)
+                                       .values(status=RUNNING, started_at=utcnow(), worker=worker_name()))
+                session.commit()
+                if claimed.rowcount == 1:
+                    return job_id
+        return None
+
+    def running_job_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._processes)
+
+
+def create_runner(settings: Settings, engine: Engine) -> JobRunner:
+    if settings.job_backend == "local":
+        return LocalProcessRunner(settings, engine)
+    raise ValueError(f"unknown job backend {settings.job_backend!r} (DIGITLAB_JOB_BACKEND)")

@@ -1,0 +1,66 @@
+"""Runs one job in the current process: the entry point of every worker process."""
+
+import logging
+import os
+import socket
+import traceback
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from digitlab.core.config import Settings
+from digitlab.core.db import make_engine
+from digitlab.core.models import utcnow
+from digitlab.core.storage import FileStorage
+from digitlab.jobs import registry
+from digitlab.jobs.context import JobCancelled, JobContext
+from digitlab.jobs.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job
+
+log = logging.getLogger(__name__)
+
+
+class JobError(Exception):
+    """A failure with a message meant for the student (anything else is reported generically)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _finish(engine, job_id: int, **values) -> None:  # noqa: ANN001
+    # Only a job still running is finished here, so a cancel recorded meanwhile is never overwritten.
+    with Session(engine) as session:
+        session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
+                     .values(finished_at=utcnow(), **values))
+        session.commit()
+
+
+def run_job(job_id: int, settings: Settings) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status != RUNNING:
+                return
+            kind, project_id, params = job.kind, job.project_id, dict(job.params)
+        context = JobContext(job_id=job_id, project_id=project_id, params=params, engine=engine,
+                             storage=FileStorage(settings.files_dir), settings=settings)
+        try:
+            result = registry.resolve(kind)(context)
+        except JobCancelled:
+            _finish(engine, job_id, status=CANCELLED, message="Cancelled.")
+        except JobError as exc:
+            _finish(engine, job_id, status=FAILED, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a job must end in a recorded state, whatever happened
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            _finish(engine, job_id, status=FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
+        else:
+            _finish(engine, job_id, status=SUCCEEDED, progress=1.0, result=result, message=None)
+    finally:
+        engine.dispose()
+
+
+def run_job_in_child(job_id: int, settings_values: dict) -> None:
+    """Target of a spawned process: rebuild the settings the parent used, then run the job."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
+    run_job(job_id, Settings(**settings_values))

@@ -1,0 +1,28 @@
+"""Encoding arrays to image bytes (PNG for lossless samples, JPEG for large previews)."""
+
+import cv2
+import numpy as np
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError("could not encode PNG")
+    return buf.tobytes()
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("could not encode JPEG")
+    return buf.tobytes()
+
+
+def downscale_to(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink so the longer side is at most max_side (never enlarges)."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
