@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(default=2, ge=1)
     # How often the local runner looks for queued jobs that another process enqueued.
     job_poll_seconds: float = 1.0
+    # A running job's worker writes a heartbeat this often; a job silent for job_stale_seconds has lost
+    # its worker (killed, machine gone) and is marked failed.
+    job_heartbeat_seconds: float = 5.0
+    job_stale_seconds: float = 60.0
 
     session_token_hours: int = 24 * 7
     password_min_length: int = 8

@@ -56,7 +56,10 @@ def read_npz(data: bytes, label_names: list[str], max_samples: int) -> Samples:
     for name, x_key, y_key in parts:
         if y_key not in keys:
             raise DatasetFileError(f"{x_key} is there but {y_key} is missing.")
-        x, y = archive[x_key], archive[y_key]
+        try:
+            x, y = archive[x_key], archive[y_key]
+        except ValueError:  # object arrays would need unpickling, which we never do
+            raise DatasetFileError(f"{x_key} and {y_key} must be plain number arrays.") from None
         if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
             raise DatasetFileError(f"{x_key} must have the shape (N, 28, 28); it has {x.shape}.")
         if y.ndim != 1 or len(y) != len(x):

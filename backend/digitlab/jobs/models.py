@@ -23,7 +23,9 @@ class Job(SQLModel, table=True):
     result: dict | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = None
     cancel_requested: bool = False
+    # "host:pid" of the process that claimed the job, and when its worker last said it is alive.
     worker: str | None = Field(default=None, max_length=100)
+    heartbeat_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None

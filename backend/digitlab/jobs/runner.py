@@ -6,11 +6,14 @@ A distributed backend (Celery) implements the same four methods; the services on
 
 import logging
 import multiprocessing
+import os
+import socket
 import threading
+from datetime import timedelta
 from abc import ABC, abstractmethod
 from multiprocessing.process import BaseProcess
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, select
 
 from digitlab.core.config import Settings
@@ -21,6 +24,7 @@ from digitlab.jobs.worker import run_job_in_child, worker_name
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "The service restarted while this job was running. Please start it again."
+LOST_REASON = "The worker running this job stopped responding. Please start it again."
 
 
 class JobRunner(ABC):
@@ -88,17 +92,39 @@ class LocalProcessRunner(JobRunner):
 
     # --- internals -------------------------------------------------------------------------------
     def recover_interrupted_jobs(self) -> int:
-        """Jobs left 'running' by a previous process of this service have no worker any more."""
+        """Fail the jobs a previous process of this service on this host was running: they have no worker.
+
+        Jobs claimed by another live process (a second instance on the same data) are left alone; if that
+        instance dies, its jobs go stale and `_fail_stale_jobs` ends them.
+        """
+        host = socket.gethostname()
         with Session(self.engine) as session:
-            result = session.exec(update(Job).where(Job.status == RUNNING)
-                                  .values(status=FAILED, error=RESTART_REASON, finished_at=utcnow()))
+            running = session.exec(select(Job.id, Job.worker, Job.started_at).where(Job.status == RUNNING)).all()
+            # A claim always records started_at: a running row without it was never really started.
+            orphaned = [job_id for job_id, worker, started_at in running
+                        if started_at is None or _claimed_by_dead_process_here(worker, host)]
+            if orphaned:
+                session.exec(update(Job).where(Job.id.in_(orphaned), Job.status == RUNNING)
+                             .values(status=FAILED, error=RESTART_REASON, finished_at=utcnow()))
+                session.commit()
+        return len(orphaned)
+
+    def _fail_stale_jobs(self) -> None:
+        limit = utcnow() - timedelta(seconds=self.settings.job_stale_seconds)
+        with self._lock:
+            mine = list(self._processes)
+        with Session(self.engine) as session:
+            last_sign_of_life = func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
+            stale = (update(Job).where(Job.status == RUNNING, Job.id.not_in(mine), last_sign_of_life < limit)
+                     .values(status=FAILED, error=LOST_REASON, finished_at=utcnow()))
+            session.exec(stale)
             session.commit()
-            return result.rowcount
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 self._reap_finished()
+                self._fail_stale_jobs()
                 self._start_queued()
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("job runner iteration failed")
@@ -163,6 +189,21 @@ class LocalProcessRunner(JobRunner):
     def running_job_ids(self) -> list[int]:
         with self._lock:
             return list(self._processes)
+
+
+def _claimed_by_dead_process_here(worker: str | None, host: str) -> bool:
+    claimed_host, _, pid = (worker or "").rpartition(":")
+    if claimed_host != host or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # our own pid reused (e.g. pid 1 in a container): that process was a previous life
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def create_runner(settings: Settings, engine: Engine) -> JobRunner:

@@ -3,7 +3,9 @@
 import logging
 import os
 import socket
+import threading
 import traceback
+from contextlib import contextmanager
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -27,6 +29,32 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@contextmanager
+def heartbeat(engine, job_id: int, interval: float):  # noqa: ANN001
+    """Keep writing heartbeat_at while the job runs, so runners can tell a live job from a lost one."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                with Session(engine) as session:
+                    session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
+                                 .values(heartbeat_at=utcnow()))
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the job itself goes on
+                log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def _finish(engine, job_id: int, **values) -> None:  # noqa: ANN001
     # Only a job still running is finished here, so a cancel recorded meanwhile is never overwritten.
     with Session(engine) as session:
@@ -46,7 +74,8 @@ def run_job(job_id: int, settings: Settings) -> None:
         context = JobContext(job_id=job_id, project_id=project_id, params=params, engine=engine,
                              storage=FileStorage(settings.files_dir), settings=settings)
         try:
-            result = registry.resolve(kind)(context)
+            with heartbeat(engine, job_id, settings.job_heartbeat_seconds):
+                result = registry.resolve(kind)(context)
         except JobCancelled:
             _finish(engine, job_id, status=CANCELLED, message="Cancelled.")
         except JobError as exc:

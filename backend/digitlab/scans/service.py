@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from digitlab.api.errors import ApiError, conflict, not_found
@@ -90,13 +91,14 @@ def upload(session: Session, storage: FileStorage, settings: Settings, project: 
 
 def _store(session: Session, storage: FileStorage, project: Project,
            decoded: list[tuple[IncomingFile, str, DecodedFile]]) -> list[Scan]:
-    written: list[str] = []
+    originals: list[tuple[str, str]] = []  # (sha256, key)
+    page_files: list[str] = []  # keyed by this request's new scan ids, so never shared
     scans: list[Scan] = []
     try:
         for incoming, digest, file in decoded:
             key = original_key(project.id, digest)
             storage.write(key, incoming.data)
-            written.append(key)
+            originals.append((digest, key))
             for page in file.pages:
                 height, width = page.gray.shape
                 scan = Scan(project_id=project.id, sha256=digest, filename=incoming.filename[:255],
@@ -105,16 +107,23 @@ def _store(session: Session, storage: FileStorage, project: Project,
                 session.add(scan)
                 session.flush()  # assigns the id the file keys are built from
                 if page_image_key(scan) != key:
-                    written.append(page_image_key(scan))
+                    page_files.append(page_image_key(scan))
                     storage.write(page_image_key(scan), encode_png(page.gray))
-                written.append(thumbnail_key(scan))
+                page_files.append(thumbnail_key(scan))
                 storage.write(thumbnail_key(scan), encode_jpeg(downscale_to(page.gray, THUMBNAIL_SIDE), 80))
                 scans.append(scan)
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
-        for key in written:
+        for key in page_files:
             storage.delete(key)
+        for digest, key in originals:
+            # A request racing with this one may have stored the same content and won: keep its file.
+            if session.exec(select(Scan.id).where(Scan.project_id == project.id, Scan.sha256 == digest)).first() is None:
+                storage.delete(key)
+        if isinstance(exc, IntegrityError):
+            raise conflict("This file was just uploaded to this project by another request.",
+                           "duplicate_upload") from None
         raise
     for scan in scans:
         session.refresh(scan)
@@ -161,4 +170,4 @@ def delete_scan(session: Session, storage: FileStorage, scan: Scan) -> None:
 def to_public(scan: Scan) -> ScanPublic:
     base = f"/api/projects/{scan.project_id}/scans/{scan.id}"
     return ScanPublic(**scan.model_dump(), original_url=f"{base}/original", thumbnail_url=f"{base}/thumbnail",
-                      preview_url=f"{base}/preview" if scan.extracted_at else None)
+                      preview_url=f"{base}/preview" if scan.status == "extracted" else None)
