@@ -71,6 +71,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        if errors and all(e["loc"][0] == "path" for e in errors):
+            # /api/projects/abc or an id beyond any real one: there is no such thing.
+            return JSONResponse({"detail": "Not found.", "code": "not_found"}, status_code=404)
         if any(e["type"] == "json_invalid" for e in errors):
             return JSONResponse({"detail": "The request body is not valid JSON.", "code": "malformed_json",
                                  "errors": errors}, status_code=422)

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -31,6 +31,9 @@ def get_storage(request: Request) -> FileStorage:
 def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner
 
+
+# Ids are positive and fit the database's integer columns; anything else simply does not exist.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from digitlab.api.deps import CurrentToken, CurrentUser, SessionDep, SettingsDep
+from digitlab.api.deps import CurrentToken, CurrentUser, Id, SessionDep, SettingsDep
 from digitlab.auth import service
 from digitlab.auth.schemas import (
     ApiTokenCreate,
@@ -62,5 +62,5 @@ def list_api_tokens(session: SessionDep, user: CurrentUser):
 
 
 @router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_token(token_id: int, session: SessionDep, user: CurrentUser):
+def revoke_api_token(token_id: Id, session: SessionDep, user: CurrentUser):
     service.revoke_api_token(session, user, token_id)

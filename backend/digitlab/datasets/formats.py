@@ -6,6 +6,7 @@ Arrays follow MNIST: uint8 28x28, 0 = background, 255 = ink. No web or database 
 import io
 import re
 import zipfile
+from urllib.parse import unquote
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +18,16 @@ from digitlab.pipeline.decode import ImageRejected, decode_file
 SIDE = 28
 ZIP_NAME = re.compile(r"^(?:.*/)?(?P<label>[^/]+)_(?P<n>\d+)\.png$", re.IGNORECASE)
 MAX_ZIP_MEMBER_PIXELS = 4_000_000
+# Characters Windows refuses in file names, written as %XX in exported names (and "%" itself).
+ESCAPED_IN_FILE_NAMES = set(':*?"<>|%')
+
+
+def label_to_file_part(label: str) -> str:
+    return "".join(f"%{ord(ch):02X}" if ch in ESCAPED_IN_FILE_NAMES else ch for ch in label)
+
+
+def file_part_to_label(part: str) -> str:
+    return unquote(part)
 
 
 class DatasetFileError(ValueError):
@@ -56,9 +67,11 @@ def read_npz(data: bytes, label_names: list[str], max_samples: int) -> Samples:
     for name, x_key, y_key in parts:
         if y_key not in keys:
             raise DatasetFileError(f"{x_key} is there but {y_key} is missing.")
+        for key in (x_key, y_key):
+            _check_npy_header(archive, key, max_samples)
         try:
             x, y = archive[x_key], archive[y_key]
-        except ValueError:  # object arrays would need unpickling, which we never do
+        except (ValueError, EOFError, OSError):  # object arrays would need unpickling, which we never do
             raise DatasetFileError(f"{x_key} and {y_key} must be plain number arrays.") from None
         if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
             raise DatasetFileError(f"{x_key} must have the shape (N, 28, 28); it has {x.shape}.")
@@ -67,7 +80,8 @@ def read_npz(data: bytes, label_names: list[str], max_samples: int) -> Samples:
         if not np.issubdtype(y.dtype, np.integer):
             raise DatasetFileError(f"{y_key} must hold whole numbers (label indices).")
         if len(y) and (y.min() < 0 or y.max() >= len(label_names)):
-            raise DatasetFileError(f"{y_key} holds label {int(y.max())}, but the project has labels 0 to "
+            bad = int(y.min()) if y.min() < 0 else int(y.max())
+            raise DatasetFileError(f"{y_key} holds label {bad}, but the project has labels 0 to "
                                    f"{len(label_names) - 1}.")
         images.append(_to_uint8(x))
         labels += [label_names[int(v)] for v in y]
@@ -77,10 +91,28 @@ def read_npz(data: bytes, label_names: list[str], max_samples: int) -> Samples:
     return Samples(np.concatenate(images) if images else np.zeros((0, SIDE, SIDE), np.uint8), labels, split)
 
 
+def _check_npy_header(archive, key: str, max_samples: int) -> None:  # noqa: ANN001
+    """Refuse arrays whose header claims more than we accept, before numpy allocates that much."""
+    try:
+        with archive.zip.open(key + ".npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(member)
+    except Exception:  # noqa: BLE001 - any unreadable header is a broken file
+        raise DatasetFileError(f"{key} is not a readable array.") from None
+    if dtype.hasobject:
+        raise DatasetFileError(f"{key} must be a plain number array.")
+    if shape and shape[0] > max_samples:
+        raise DatasetFileError(f"{key} holds {shape[0]} samples; at most {max_samples} are allowed.")
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > max_samples * SIDE * SIDE * 8:
+        raise DatasetFileError(f"{key} is larger than any dataset we accept.")
+
+
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     if np.issubdtype(x.dtype, np.floating) and x.size and x.max() <= 1.0:
         x = x * 255.0  # float data scaled to 0..1
-    return np.clip(x, 0, 255).astype(np.uint8)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
 def read_zip(data: bytes, label_names: list[str], max_samples: int) -> Samples:
@@ -88,14 +120,15 @@ def read_zip(data: bytes, label_names: list[str], max_samples: int) -> Samples:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise DatasetFileError("This is not a readable .zip file.") from None
-    members = [info for info in archive.infolist() if not info.is_dir() and ZIP_NAME.match(info.filename)]
+    members = [info for info in archive.infolist()
+               if not info.is_dir() and ZIP_NAME.match(info.filename) and not _is_system_file(info.filename)]
     if not members:
         raise DatasetFileError("The zip holds no images named like '<label>_<number>.png' (e.g. 7_12.png).")
     if len(members) > max_samples:
         raise DatasetFileError(f"The zip holds more than {max_samples} images.")
     images, labels = [], []
     for info in members:
-        label = ZIP_NAME.match(info.filename)["label"]
+        label = file_part_to_label(ZIP_NAME.match(info.filename)["label"])
         if label not in label_names:
             raise DatasetFileError(f"'{info.filename}' has the label '{label}', which is not one of this "
                                    f"project's labels ({', '.join(label_names)}).")
@@ -106,6 +139,12 @@ def read_zip(data: bytes, label_names: list[str], max_samples: int) -> Samples:
         images.append(image_to_sample(page.gray))
         labels.append(label)
     return Samples(np.stack(images), labels, [None] * len(labels))
+
+
+def _is_system_file(name: str) -> bool:
+    # macOS Finder adds __MACOSX/._<name> resource forks to every zip it makes.
+    parts = name.split("/")
+    return "__MACOSX" in parts or parts[-1].startswith(".")
 
 
 def image_to_sample(gray: np.ndarray) -> np.ndarray:
@@ -134,7 +173,7 @@ def write_zip(images: np.ndarray, labels: list[str]) -> bytes:
             n = counters.get(label, 0)
             counters[label] = n + 1
             ok, png = cv2.imencode(".png", image)
-            archive.writestr(f"{label}_{n}.png", png.tobytes())
+            archive.writestr(f"{label_to_file_part(label)}_{n}.png", png.tobytes())
     return buffer.getvalue()
 
 

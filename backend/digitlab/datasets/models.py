@@ -1,4 +1,4 @@
-from sqlalchemy import Index, LargeBinary
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -6,7 +6,8 @@ class Cell(SQLModel, table=True):
     """One sample: a cell cut from a scan, or an imported image. The 28x28 image lives in the row."""
 
     __tablename__ = "cells"
-    __table_args__ = (Index("ix_cells_project_label", "project_id", "label"),)
+    __table_args__ = (Index("ix_cells_project_label", "project_id", "label"),
+                      UniqueConstraint("scan_id", "row", "col"))
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")

@@ -29,8 +29,15 @@ def start(session: Session, runner: JobRunner, project: Project, scan_ids: list[
     return jobs_service.enqueue(session, runner, project, KIND, {"scan_ids": scan_ids})
 
 
+def _lock_scan(session: Session, scan: Scan) -> None:
+    # Two extractions of one page may overlap (a double click); on PostgreSQL each would otherwise
+    # delete only the cells it can see and both sets would survive. SQLite has one writer anyway.
+    session.exec(select(Scan.id).where(Scan.id == scan.id).with_for_update())
+
+
 def store_page_result(session: Session, scan: Scan, extraction: PageExtraction) -> None:
     """Replace the scan's cells with this extraction's, in the caller's transaction."""
+    _lock_scan(session, scan)
     session.exec(delete(Cell).where(Cell.scan_id == scan.id))
     session.add_all([
         Cell(project_id=scan.project_id, scan_id=scan.id, source="scan", row=cell.row, col=cell.col,
@@ -49,6 +56,7 @@ def store_page_result(session: Session, scan: Scan, extraction: PageExtraction) 
 
 
 def store_page_failure(session: Session, scan: Scan, reason: str) -> None:
+    _lock_scan(session, scan)
     session.exec(delete(Cell).where(Cell.scan_id == scan.id))
     scan.status, scan.error, scan.corners = "failed", reason, None
     scan.kept_count = scan.blank_count = scan.rejected_count = 0

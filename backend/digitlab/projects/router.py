@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response, status
 
-from digitlab.api.deps import CurrentUser, RunnerDep, SessionDep, StorageDep
+from digitlab.api.deps import CurrentUser, Id, RunnerDep, SessionDep, StorageDep
 from digitlab.jobs import service as jobs_service
 from digitlab.projects import service
 from digitlab.projects.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
@@ -20,18 +20,18 @@ def list_projects(session: SessionDep, user: CurrentUser):
 
 
 @router.get("/{project_id}", response_model=ProjectPublic)
-def get_project(project_id: int, session: SessionDep, user: CurrentUser):
+def get_project(project_id: Id, session: SessionDep, user: CurrentUser):
     return service.to_public(session, service.get_project(session, user, project_id))
 
 
 @router.patch("/{project_id}", response_model=ProjectPublic)
-def update_project(project_id: int, body: ProjectUpdate, session: SessionDep, user: CurrentUser):
+def update_project(project_id: Id, body: ProjectUpdate, session: SessionDep, user: CurrentUser):
     project = service.get_project(session, user, project_id)
     return service.to_public(session, service.update_project(session, project, body))
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: int, session: SessionDep, storage: StorageDep, runner: RunnerDep,
+def delete_project(project_id: Id, session: SessionDep, storage: StorageDep, runner: RunnerDep,
                    user: CurrentUser):
     project = service.get_project(session, user, project_id)
     jobs_service.cancel_project_jobs(session, runner, project.id)
@@ -40,7 +40,7 @@ def delete_project(project_id: int, session: SessionDep, storage: StorageDep, ru
 
 @router.get("/{project_id}/sheet.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def sheet_pdf(project_id: int, session: SessionDep, user: CurrentUser):
+def sheet_pdf(project_id: Id, session: SessionDep, user: CurrentUser):
     """The printable A4 grid sheet with this project's labels beside each group of three rows."""
     project = service.get_project(session, user, project_id)
     pdf = render_sheet_pdf(project.labels, title=project.name)

@@ -7,6 +7,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from digitlab.pipeline.template import DIGIT_LABELS, LABEL_COUNT
 
 MAX_LABEL_LENGTH = 8
+# Labels become file names in exports (`<label>_<n>.png`): no path separators. Other characters that some
+# file systems refuse are escaped in those names (datasets.formats).
+FORBIDDEN_LABEL_CHARACTERS = set("/\\")
 
 
 def validate_labels(labels: list[str]) -> list[str]:
@@ -16,7 +19,7 @@ def validate_labels(labels: list[str]) -> list[str]:
     for label in cleaned:
         if not label or len(label) > MAX_LABEL_LENGTH:
             raise ValueError(f"each label needs 1 to {MAX_LABEL_LENGTH} characters (got {label!r})")
-        if any(not ch.isprintable() or ch in "/\\" for ch in label):
+        if any(not ch.isprintable() or ch in FORBIDDEN_LABEL_CHARACTERS for ch in label):
             raise ValueError(f"label {label!r} contains a character that is not allowed")
     if len(set(cleaned)) != len(cleaned):
         raise ValueError("labels must all be different")

@@ -129,7 +129,8 @@ def upgrade() -> None:
     sa.Column('image', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['scan_id'], ['scans.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('scan_id', 'row', 'col')
     )
     with op.batch_alter_table('cells', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cells_included'), ['included'], unique=False)
