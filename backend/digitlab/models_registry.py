@@ -5,3 +5,4 @@ from digitlab.datasets.models import Cell  # noqa: F401
 from digitlab.jobs.models import Job  # noqa: F401
 from digitlab.projects.models import Project  # noqa: F401
 from digitlab.scans.models import Scan  # noqa: F401
+from digitlab.training.models import Training, TrainingEvent  # noqa: F401

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 60.0
 
+    # Custom networks above this many parameters are refused before anything runs.
+    max_network_params: int = 2_000_000
+    # TensorFlow threads per training (0 = all cores of the machine).
+    training_threads: int = 0
+
     session_token_hours: int = 24 * 7
     password_min_length: int = 8
 

@@ -147,14 +147,20 @@ def _is_system_file(name: str) -> bool:
     return "__MACOSX" in parts or parts[-1].startswith(".")
 
 
-def image_to_sample(gray: np.ndarray) -> np.ndarray:
-    """A grayscale PNG of one character -> MNIST-style 28x28 (ink = 255)."""
+def image_to_ink(gray: np.ndarray) -> np.ndarray:
+    """A grayscale image of one character -> ink intensity in [0, 1] (the contract's input)."""
     # Decide the polarity from the border: paper-white borders mean dark ink that must be inverted.
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     ink = gray if border.mean() < 128 else 255 - gray
+    return ink.astype(np.float32) / 255.0
+
+
+def image_to_sample(gray: np.ndarray) -> np.ndarray:
+    """A grayscale PNG of one character -> MNIST-style 28x28 (ink = 255); 28x28 images are taken as they are."""
+    ink = image_to_ink(gray)
     if ink.shape == (SIDE, SIDE):
-        return ink.astype(np.uint8)
-    return np.round(normalize_sample(ink.astype(np.float32) / 255.0) * 255).astype(np.uint8)
+        return np.round(ink * 255).astype(np.uint8)
+    return np.round(normalize_sample(ink) * 255).astype(np.uint8)
 
 
 def write_npz(images: np.ndarray, label_indices: np.ndarray, is_test: np.ndarray, label_names: list[str]) -> bytes:

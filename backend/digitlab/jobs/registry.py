@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 JOB_FUNCTIONS = {
     "extraction": "digitlab.extraction.jobs:run_extraction",
+    "training": "digitlab.training.jobs:run_training",
 }
 
 

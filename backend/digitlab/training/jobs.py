@@ -1,0 +1,157 @@
+"""The training job: runs in its own worker process, the only place TensorFlow is imported."""
+
+import io
+import json
+import time
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import select
+
+from digitlab.core.models import utcnow
+from digitlab.datasets.models import Cell
+from digitlab.jobs.context import JobCancelled, JobContext
+from digitlab.jobs.models import Job
+from digitlab.jobs.worker import JobError
+from digitlab.ml.data import DatasetTooSmall, split_dataset
+from digitlab.training.models import Training, TrainingEvent
+from digitlab.training.service import model_key
+
+PROGRESS_INTERVAL = 0.5  # seconds between stored progress messages
+
+
+class EventWriter:
+    """Appends messages to the training's stream; the API's WebSockets read them from the database."""
+
+    def __init__(self, ctx: JobContext, training_id: int):
+        self.ctx = ctx
+        self.training_id = training_id
+        with ctx.session() as session:
+            last = session.exec(select(func.max(TrainingEvent.seq))
+                                .where(TrainingEvent.training_id == training_id)).one()
+        self.seq = -1 if last is None else last
+
+    def emit(self, kind: str, **data) -> None:
+        self.seq += 1
+        with self.ctx.session() as session:
+            session.add(TrainingEvent(training_id=self.training_id, seq=self.seq, type=kind, data=data))
+            session.commit()
+
+
+def load_dataset(ctx: JobContext, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    index = {label: i for i, label in enumerate(labels)}
+    with ctx.session() as session:
+        rows = session.exec(select(Cell.id, Cell.label, Cell.image)
+                            .where(Cell.project_id == ctx.project_id, Cell.included).order_by(Cell.id)).all()
+    rows = [row for row in rows if row[1] in index and row[2] is not None]
+    cell_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    y = np.array([index[row[1]] for row in rows], dtype=np.int64)
+    images = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.uint8).reshape(-1, 28, 28)
+    return images, y, cell_ids
+
+
+def run_training(ctx: JobContext) -> dict:
+    from digitlab.ml import evaluate, export, train  # TensorFlow: only in this process
+
+    training_id = ctx.params["training_id"]
+    with ctx.session() as session:
+        training = session.get(Training, training_id)
+        job_id = training.job_id
+    settings = training.settings
+    images, y, cell_ids = load_dataset(ctx, training.labels)
+    try:
+        splits = split_dataset(images, y, labels=training.labels, val_fraction=settings["val_fraction"],
+                               test_fraction=settings["test_fraction"], seed=settings["seed"])
+    except DatasetTooSmall as exc:
+        raise JobError(f"The dataset is too small to train on: {exc}") from None
+
+    writer = EventWriter(ctx, training_id)
+    writer.emit("started", epochs=settings["epochs"], train_samples=len(splits.y_train),
+                val_samples=len(splits.y_val), test_samples=len(splits.y_test),
+                total_params=training.summary["total_params"])
+    # The time left is extrapolated from the fitting seen so far (from the first report on, so
+    # TensorFlow's start-up does not count as training speed).
+    timing: dict = {"origin": None, "last_progress": 0.0}
+
+    def on_epoch(entry: dict) -> None:
+        writer.emit("epoch", **entry)
+        ctx.progress(entry["epoch"] / settings["epochs"], f"Epoch {entry['epoch']} of {settings['epochs']}",
+                     force=True)
+
+    def on_batch_progress(epoch: int, fraction: float) -> None:
+        now = time.monotonic()
+        if now - timing["last_progress"] < PROGRESS_INTERVAL or fraction >= 1:
+            return
+        timing["last_progress"] = now
+        done = (epoch - 1 + fraction) / settings["epochs"]
+        if timing["origin"] is None:
+            timing["origin"] = (now, done)
+        origin_time, origin_done = timing["origin"]
+        left = (now - origin_time) * (1 - done) / (done - origin_done) if done > origin_done else None
+        writer.emit("progress", epoch=epoch, fraction=round(fraction, 4),
+                    seconds_left=None if left is None else round(left, 1))
+        ctx.progress(done, f"Epoch {epoch} of {settings['epochs']}")
+
+    def should_stop() -> bool:
+        with ctx.session() as session:
+            return bool(session.get(Job, job_id).cancel_requested)
+
+    result = train.train(training.layers, splits, epochs=settings["epochs"], batch_size=settings["batch_size"],
+                         learning_rate=settings["learning_rate"], early_stopping=settings["early_stopping"],
+                         seed=settings["seed"], on_epoch=on_epoch, on_batch_progress=on_batch_progress,
+                         should_stop=should_stop, max_params=None,
+                         threads=ctx.settings.training_threads or None)
+    if result.stopped == "cancelled":
+        raise JobCancelled()
+
+    evaluation = evaluate.evaluate_model(result.model, splits.x_test, splits.y_test, training.labels)
+    probabilities = result.model.predict(splits.x_test, verbose=0)
+    keras_path = ctx.storage.path(model_key(training, "model.keras"))
+    keras_path.parent.mkdir(parents=True, exist_ok=True)
+    export.save_keras(result.model, keras_path)
+    ctx.storage.write(model_key(training, "model.onnx"), export.to_onnx(result.model, training.labels))
+    ctx.storage.write(model_key(training, "test_set.npz"), _test_set_file(splits, cell_ids, probabilities))
+
+    report = evaluation.to_dict()
+    with ctx.session() as session:
+        row = session.get(Training, training_id)
+        row.epochs_run, row.stopped = result.epochs_run, result.stopped
+        row.test_loss, row.test_accuracy = report["loss"], report["accuracy"]
+        row.dataset = splits.counts()
+        row.evaluation = {key: report[key] for key in ("count", "per_label", "confusion", "misclassified", "gallery")}
+        row.finished_at = utcnow()
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        ctx.storage.write(model_key(training, "card.json"), json.dumps(model_card(row), indent=1).encode())
+    return {"training_id": training_id, "test_accuracy": report["accuracy"], "test_loss": report["loss"]}
+
+
+def _test_set_file(splits, cell_ids: np.ndarray, probabilities: np.ndarray) -> bytes:  # noqa: ANN001
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x_test=np.round(splits.x_test[..., 0] * 255).astype(np.uint8),
+                        y_test=splits.y_test, cell_ids=cell_ids[splits.test_index],
+                        probabilities=probabilities.astype(np.float32),
+                        predicted=probabilities.argmax(axis=1))
+    return buffer.getvalue()
+
+
+def model_card(training: Training) -> dict:
+    """What was trained on what, with which result: travels with the downloaded model."""
+    return {
+        "training_id": training.id,
+        "project_id": training.project_id,
+        "created_at": training.created_at.isoformat(),
+        "finished_at": training.finished_at.isoformat() if training.finished_at else None,
+        "labels": training.labels,
+        "architecture": training.architecture,
+        "activation": training.activation,
+        "network": training.summary,
+        "settings": training.settings,
+        "dataset": training.dataset,
+        "epochs_run": training.epochs_run,
+        "stopped": training.stopped,
+        "test": {"loss": training.test_loss, "accuracy": training.test_accuracy,
+                 "per_label": (training.evaluation or {}).get("per_label")},
+        "files": {"onnx": "model.onnx (opset 17; every layer's activation is an output)", "keras": "model.keras"},
+    }
