@@ -22,10 +22,22 @@ def main(argv: list[str] | None = None) -> int:
     extract.add_argument("--labels", default=",".join(DIGIT_LABELS),
                          help="ten comma-separated labels, one per group of three rows (default 0..9)")
 
+    train = commands.add_parser("train", help="train a network on a dataset folder or mnist.npz, without a server")
+    train.add_argument("dataset", type=Path, metavar="DATASET", help="a `digitlab extract` folder or an mnist.npz")
+    train.add_argument("--arch", choices=["mlp", "cnn"], default="mlp")
+    train.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], default="relu")
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, type=Path, help="folder for model.keras, model.onnx, report.json")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate an ONNX model on a dataset (onnxruntime only)")
+    evaluate.add_argument("model", type=Path, metavar="MODEL.onnx")
+    evaluate.add_argument("dataset", type=Path, metavar="DATASET")
+
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    return _extract(args)
+    handlers = {"serve": _serve, "extract": _extract, "train": _train, "evaluate": _evaluate}
+    return handlers[args.command](args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -48,6 +60,60 @@ def _extract(args: argparse.Namespace) -> int:
     print(json.dumps({"pages": len(manifest["pages"]), "failed_pages": failed, "kept": kept,
                       "manifest": str(args.out / "manifest.json")}))
     return 1 if failed == len(manifest["pages"]) else 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from digitlab.core.storage import FileStorage
+    from digitlab.datasets.formats import DatasetFileError, read_dataset_path
+    from digitlab.ml import architectures, export, workflow
+    from digitlab.ml.data import DatasetTooSmall
+
+    try:
+        images, y, labels = read_dataset_path(args.dataset)
+        layers = architectures.preset(args.arch, len(labels), args.activation)
+
+        def on_epoch(entry: dict) -> None:
+            print(json.dumps({"epoch": entry["epoch"], "loss": round(entry["loss"], 4),
+                              "accuracy": round(entry["accuracy"], 4), "val_loss": round(entry["val_loss"], 4),
+                              "val_accuracy": round(entry["val_accuracy"], 4)}), file=sys.stderr)
+
+        outcome = workflow.fit_and_evaluate(images, y, labels, layers, epochs=args.epochs,
+                                            batch_size=args.batch_size, seed=args.seed, on_epoch=on_epoch)
+    except (DatasetFileError, DatasetTooSmall, OSError, KeyError, ValueError) as exc:
+        print(f"digitlab train: {exc}", file=sys.stderr)
+        return 2
+    out = FileStorage(args.out)
+    export.save_keras(outcome.result.model, out.path("model.keras"))
+    out.write("model.onnx", outcome.onnx)
+    report = workflow.report(outcome) | {"architecture": args.arch, "activation": args.activation, "seed": args.seed}
+    out.write("report.json", json.dumps(report, indent=1).encode())
+    print(json.dumps({"test_accuracy": report["test_accuracy"], "test_loss": report["test_loss"],
+                      "out": str(args.out)}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from digitlab.datasets.formats import DatasetFileError, read_dataset_path
+    from digitlab.ml.evaluate import evaluate_probabilities
+    from digitlab.ml.onnx_runtime import OnnxModel
+
+    try:
+        model = OnnxModel(args.model.read_bytes())
+        images, y, labels = read_dataset_path(args.dataset)
+    except (DatasetFileError, OSError, KeyError, ValueError) as exc:
+        print(f"digitlab evaluate: {exc}", file=sys.stderr)
+        return 2
+    if labels != model.labels:
+        # Match by label name: the dataset may list its labels in another order, or fewer of them.
+        unknown = sorted(set(labels) - set(model.labels))
+        if unknown:
+            print(f"digitlab evaluate: the model does not know the labels {unknown}", file=sys.stderr)
+            return 2
+        y = [model.labels.index(labels[i]) for i in y]
+    evaluation = evaluate_probabilities(model.predict(images), y, model.labels).to_dict()
+    print(json.dumps({key: evaluation[key] for key in ("accuracy", "count", "confusion", "loss", "per_label",
+                                                       "labels")}))
+    return 0
 
 
 if __name__ == "__main__":

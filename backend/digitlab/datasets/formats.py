@@ -4,8 +4,10 @@ Arrays follow MNIST: uint8 28x28, 0 = background, 255 = ink. No web or database 
 """
 
 import io
+import json
 import re
 import zipfile
+from pathlib import Path
 from urllib.parse import unquote
 from dataclasses import dataclass
 
@@ -192,3 +194,44 @@ def stratified_test_mask(label_indices: np.ndarray, test_fraction: float, seed: 
         rng.shuffle(members)
         mask[members[: int(round(len(members) * test_fraction))]] = True
     return mask
+
+
+def read_dataset_path(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A dataset on disk for the CLI: a folder written by `digitlab extract` or an mnist.npz.
+
+    Returns (images uint8 (N, 28, 28) with ink = 255, label indices, label names).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_extract_folder(path)
+    data = path.read_bytes()
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        names = [str(v) for v in archive["labels"]] if "labels" in archive.files else None
+        y_max = max(int(archive[key].max()) for key in ("y_train", "y_test") if key in archive.files)
+    labels = names or [str(i) for i in range(y_max + 1)]
+    samples = read_npz(data, labels, max_samples=10_000_000)
+    index = {label: i for i, label in enumerate(labels)}
+    return samples.images, np.array([index[label] for label in samples.labels], dtype=np.int64), labels
+
+
+def _read_extract_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise DatasetFileError(f"{folder} has no manifest.json (write one with `digitlab extract`).")
+    manifest = json.loads(manifest_path.read_text())
+    by_row: dict[int, str] = {}
+    kept: list[tuple[str, str]] = []
+    for page in manifest["pages"]:
+        for cell in page["cells"]:
+            by_row.setdefault(cell["row"], cell["label"])
+            if cell["kept"] and cell["image"]:
+                kept.append((cell["image"], cell["label"]))
+    labels = list(dict.fromkeys(by_row[row] for row in sorted(by_row)))  # sheet order, each label once
+    index = {label: i for i, label in enumerate(labels)}
+    images = np.zeros((len(kept), SIDE, SIDE), dtype=np.uint8)
+    for i, (relative, _) in enumerate(kept):
+        image = cv2.imread(str(folder / relative), cv2.IMREAD_GRAYSCALE)
+        if image is None or image.shape != (SIDE, SIDE):
+            raise DatasetFileError(f"{relative} is not a 28x28 image.")
+        images[i] = image
+    return images, np.array([index[label] for _, label in kept], dtype=np.int64), labels

@@ -13,7 +13,7 @@ from digitlab.datasets.models import Cell
 from digitlab.jobs.context import JobCancelled, JobContext
 from digitlab.jobs.models import Job
 from digitlab.jobs.worker import JobError
-from digitlab.ml.data import DatasetTooSmall, split_dataset
+from digitlab.ml.data import DatasetTooSmall
 from digitlab.training.models import Training, TrainingEvent
 from digitlab.training.service import model_key
 
@@ -51,7 +51,7 @@ def load_dataset(ctx: JobContext, labels: list[str]) -> tuple[np.ndarray, np.nda
 
 
 def run_training(ctx: JobContext) -> dict:
-    from digitlab.ml import evaluate, export, train  # TensorFlow: only in this process
+    from digitlab.ml import export, workflow  # TensorFlow: only in this process
 
     training_id = ctx.params["training_id"]
     with ctx.session() as session:
@@ -59,19 +59,15 @@ def run_training(ctx: JobContext) -> dict:
         job_id = training.job_id
     settings = training.settings
     images, y, cell_ids = load_dataset(ctx, training.labels)
-    try:
-        splits = split_dataset(images, y, labels=training.labels, val_fraction=settings["val_fraction"],
-                               test_fraction=settings["test_fraction"], seed=settings["seed"])
-    except DatasetTooSmall as exc:
-        raise JobError(f"The dataset is too small to train on: {exc}") from None
-
     writer = EventWriter(ctx, training_id)
-    writer.emit("started", epochs=settings["epochs"], train_samples=len(splits.y_train),
-                val_samples=len(splits.y_val), test_samples=len(splits.y_test),
-                total_params=training.summary["total_params"])
     # The time left is extrapolated from the fitting seen so far (from the first report on, so
     # TensorFlow's start-up does not count as training speed).
     timing: dict = {"origin": None, "last_progress": 0.0}
+
+    def on_started(splits) -> None:  # noqa: ANN001
+        writer.emit("started", epochs=settings["epochs"], train_samples=len(splits.y_train),
+                    val_samples=len(splits.y_val), test_samples=len(splits.y_test),
+                    total_params=training.summary["total_params"])
 
     def on_epoch(entry: dict) -> None:
         writer.emit("epoch", **entry)
@@ -96,35 +92,39 @@ def run_training(ctx: JobContext) -> dict:
         with ctx.session() as session:
             return bool(session.get(Job, job_id).cancel_requested)
 
-    result = train.train(training.layers, splits, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                         learning_rate=settings["learning_rate"], early_stopping=settings["early_stopping"],
-                         seed=settings["seed"], on_epoch=on_epoch, on_batch_progress=on_batch_progress,
-                         should_stop=should_stop, max_params=None,
-                         threads=ctx.settings.training_threads or None)
-    if result.stopped == "cancelled":
+    try:
+        outcome = workflow.fit_and_evaluate(
+            images, y, training.labels, training.layers, epochs=settings["epochs"],
+            batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+            val_fraction=settings["val_fraction"], test_fraction=settings["test_fraction"], seed=settings["seed"],
+            early_stopping=settings["early_stopping"], threads=ctx.settings.training_threads or None,
+            on_started=on_started, on_epoch=on_epoch, on_batch_progress=on_batch_progress, should_stop=should_stop)
+    except DatasetTooSmall as exc:
+        raise JobError(f"The dataset is too small to train on: {exc}") from None
+    if outcome.evaluation is None:
         raise JobCancelled()
 
-    evaluation = evaluate.evaluate_model(result.model, splits.x_test, splits.y_test, training.labels)
-    probabilities = result.model.predict(splits.x_test, verbose=0)
     keras_path = ctx.storage.path(model_key(training, "model.keras"))
     keras_path.parent.mkdir(parents=True, exist_ok=True)
-    export.save_keras(result.model, keras_path)
-    ctx.storage.write(model_key(training, "model.onnx"), export.to_onnx(result.model, training.labels))
-    ctx.storage.write(model_key(training, "test_set.npz"), _test_set_file(splits, cell_ids, probabilities))
-
-    report = evaluation.to_dict()
+    export.save_keras(outcome.result.model, keras_path)
+    ctx.storage.write(model_key(training, "model.onnx"), outcome.onnx)
+    ctx.storage.write(model_key(training, "test_set.npz"),
+                      _test_set_file(outcome.splits, cell_ids, outcome.probabilities))
+    figures = workflow.report(outcome)
+    evaluation = outcome.evaluation.to_dict()
     with ctx.session() as session:
         row = session.get(Training, training_id)
-        row.epochs_run, row.stopped = result.epochs_run, result.stopped
-        row.test_loss, row.test_accuracy = report["loss"], report["accuracy"]
-        row.dataset = splits.counts()
-        row.evaluation = {key: report[key] for key in ("count", "per_label", "confusion", "misclassified", "gallery")}
+        row.epochs_run, row.stopped = figures["epochs_run"], figures["stopped"]
+        row.test_loss, row.test_accuracy = figures["test_loss"], figures["test_accuracy"]
+        row.dataset = figures["dataset"]
+        row.evaluation = {key: evaluation[key] for key in ("count", "per_label", "confusion", "misclassified",
+                                                           "gallery")}
         row.finished_at = utcnow()
         session.add(row)
         session.commit()
         session.refresh(row)
         ctx.storage.write(model_key(training, "card.json"), json.dumps(model_card(row), indent=1).encode())
-    return {"training_id": training_id, "test_accuracy": report["accuracy"], "test_loss": report["loss"]}
+    return {"training_id": training_id, "test_accuracy": figures["test_accuracy"], "test_loss": figures["test_loss"]}
 
 
 def _test_set_file(splits, cell_ids: np.ndarray, probabilities: np.ndarray) -> bytes:  # noqa: ANN001
