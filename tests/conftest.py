@@ -15,7 +15,8 @@ PASSWORD = "correct horse battery"
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    values = {"data_dir": data_dir, "job_poll_seconds": 0.2, "job_concurrency": 2}
+    # No spare worker by default: most tests start many services, and each spare imports TensorFlow.
+    values = {"data_dir": data_dir, "job_poll_seconds": 0.2, "job_concurrency": 2, "job_prewarm": False}
     values.update(overrides)
     return Settings(**values)
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     job_poll_seconds: float = 1.0
     # A running job's worker writes a heartbeat this often; a job silent for job_stale_seconds has lost
     # its worker (killed, machine gone) and is marked failed.
+    # Keep one spare worker process with the job code (TensorFlow included) already imported.
+    job_prewarm: bool = True
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 60.0
 

@@ -11,6 +11,7 @@ import socket
 import threading
 from datetime import timedelta
 from abc import ABC, abstractmethod
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from sqlalchemy import Engine, func, update
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 from digitlab.core.config import Settings
 from digitlab.core.models import utcnow
 from digitlab.jobs.models import CANCELLED, FAILED, QUEUED, RUNNING, Job
-from digitlab.jobs.worker import run_job_in_child, worker_name
+from digitlab.jobs.worker import run_job_in_child, wait_for_job_in_child, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class LocalProcessRunner(JobRunner):
     """Runs up to `job_concurrency` jobs at once, each in a newly spawned process.
 
     Spawned, not forked: TensorFlow is not fork-safe, and a fresh process per job returns all of a
-    training's memory to the system when it ends.
+    training's memory to the system when it ends. With `job_prewarm`, one spare process has already
+    imported the job code (TensorFlow included) and waits for the next job, so a job does not wait
+    seconds for imports; it is still a process that has never run a job before.
     """
 
     def __init__(self, settings: Settings, engine: Engine):
@@ -59,6 +62,7 @@ class LocalProcessRunner(JobRunner):
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._standby: tuple[BaseProcess, Connection] | None = None
 
     # --- interface -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,6 +83,13 @@ class LocalProcessRunner(JobRunner):
             process.terminate()
             process.join(timeout=5)
             self._mark_ended(job_id, FAILED, RESTART_REASON)
+        if self._standby is not None:
+            process, connection = self._standby
+            self._standby = None
+            connection.close()  # the spare process exits when its pipe closes
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
 
     def submit(self, job_id: int) -> None:
         self._wake.set()
@@ -126,6 +137,7 @@ class LocalProcessRunner(JobRunner):
                 self._reap_finished()
                 self._fail_stale_jobs()
                 self._start_queued()
+                self._keep_standby()
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("job runner iteration failed")
             self._wake.wait(timeout=self.settings.job_poll_seconds)
@@ -163,15 +175,47 @@ class LocalProcessRunner(JobRunner):
             job_id = self._claim_next()
             if job_id is None:
                 return
-            process = self._context.Process(target=run_job_in_child, name=f"digitlab-job-{job_id}",
-                                            args=(job_id, self.settings.model_dump()), daemon=False)
             try:
-                process.start()
+                process = self._hand_to_standby(job_id) or self._spawn(run_job_in_child, job_id)
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory or process limit
                 self._mark_ended(job_id, FAILED, f"Could not start a worker process: {exc}")
                 continue
             with self._lock:
                 self._processes[job_id] = process
+        self._keep_standby()
+
+    def _spawn(self, target, *args) -> BaseProcess:  # noqa: ANN001
+        process = self._context.Process(target=target, args=(*args, self.settings.model_dump()), daemon=False)
+        process.start()
+        return process
+
+    def _hand_to_standby(self, job_id: int) -> BaseProcess | None:
+        if self._standby is None:
+            return None
+        process, connection = self._standby
+        self._standby = None
+        try:
+            connection.send(job_id)
+        except OSError:  # the spare died; a fresh spawn takes the job
+            process.join(timeout=1)
+            return None
+        finally:
+            connection.close()
+        return process
+
+    def _keep_standby(self) -> None:
+        if not self.settings.job_prewarm or self._stopping.is_set():
+            return
+        if self._standby is not None and self._standby[0].is_alive():
+            return
+        with self._lock:
+            if self._processes:
+                # Importing TensorFlow takes seconds of CPU: prepare the next spare while no job needs it.
+                return
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._spawn(wait_for_job_in_child, receiver)
+        receiver.close()
+        self._standby = (process, sender)
 
     def _claim_next(self) -> int | None:
         with Session(self.engine) as session:

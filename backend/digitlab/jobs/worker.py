@@ -93,3 +93,15 @@ def run_job_in_child(job_id: int, settings_values: dict) -> None:
     """Target of a spawned process: rebuild the settings the parent used, then run the job."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     run_job(job_id, Settings(**settings_values))
+
+
+def wait_for_job_in_child(connection, settings_values: dict) -> None:  # noqa: ANN001
+    """Target of the spare process: import every job's code now, then run the one job it is handed."""
+    registry.preload()
+    try:
+        job_id = connection.recv()
+    except EOFError:  # the service stopped before it needed this spare
+        return
+    finally:
+        connection.close()
+    run_job_in_child(job_id, settings_values)
