@@ -1,5 +1,6 @@
 """Small request helpers for tests that build their own app (own settings, module-scoped data)."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -58,3 +59,15 @@ def decode_image(data: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image is not None, "not an image"
     return image
+
+
+def wait_for_status(client, user: UserHandle, job_id: int, leave: str | None = None, reach: str | None = None,
+                    timeout: float = 20.0) -> dict:
+    """Poll a job until its status is no longer `leave` (or until it is `reach`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/jobs/{job_id}", headers=user.headers).json()
+        if (leave is not None and job["status"] != leave) or (reach is not None and job["status"] == reach):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout} s"
+        time.sleep(0.05)

@@ -16,7 +16,7 @@ from digitlab.core.models import utcnow
 from digitlab.jobs.models import Job
 from digitlab.main import create_app
 from tests.api import scanpages
-from tests.api.helpers import new_project, new_user, start_extraction, upload_files
+from tests.api.helpers import new_project, new_user, start_extraction, upload_files, wait_for_status
 from tests.conftest import PASSWORD, UserHandle, make_settings, wait_for_job
 
 
@@ -109,10 +109,7 @@ def test_stopping_the_service_during_a_job(tmp_path):
         upload_files(client, user, project["id"],
                      *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=60 + i))) for i in range(4)])
         job = start_extraction(client, user, project["id"])
-        deadline = time.monotonic() + 20
-        while client.get(f"/api/jobs/{job['id']}", headers=user.headers).json()["status"] != "running":
-            assert time.monotonic() < deadline, "the job never started"
-            time.sleep(0.05)
+        wait_for_status(client, user, job["id"], reach="running")
         before = originals(client, user, project["id"])
         runner = client.app.state.runner
         workers = list(runner._processes.values()) if hasattr(runner, "_processes") else []
@@ -141,10 +138,7 @@ def test_starting_a_second_instance_leaves_running_jobs_alone(tmp_path):
         upload_files(client, user, project["id"],
                      *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=80 + i))) for i in range(12)])
         job = start_extraction(client, user, project["id"])
-        deadline = time.monotonic() + 20
-        while client.get(f"/api/jobs/{job['id']}", headers=user.headers).json()["status"] != "running":
-            assert time.monotonic() < deadline, "the job never started"
-            time.sleep(0.05)
+        wait_for_status(client, user, job["id"], reach="running")
         # A second service process starts on the same data and stops again.
         other = subprocess.run(
             [sys.executable, "-c", SECOND_INSTANCE, str(settings.data_dir)],

@@ -1,4 +1,4 @@
-"""The embedded runner's guarantees that need no extraction: lost workers end, slots are respected."""
+"""The embedded runner's guarantees: a lost worker ends its job within a bounded time, with a reason."""
 
 import os
 import signal
@@ -12,62 +12,64 @@ from digitlab.core.models import utcnow
 from digitlab.jobs.models import Job
 from digitlab.jobs.runner import LOST_REASON
 from digitlab.main import create_app
+from tests.api import scanpages
+from tests.api.helpers import new_project, new_user, start_extraction, upload_files, wait_for_status
 from tests.conftest import make_settings
-
-
-def _insert_running_job(engine, project_id: int, owner_id: int, **values) -> int:  # noqa: ANN001
-    with Session(engine) as session:
-        job = Job(project_id=project_id, owner_id=owner_id, kind="extraction", status="running",
-                  params={"scan_ids": []}, **values)
-        session.add(job)
-        session.commit()
-        return job.id
 
 
 def test_job_whose_worker_went_silent_is_failed_within_the_stale_limit(tmp_path):
     settings = make_settings(tmp_path / "data", job_stale_seconds=1.0)
     with TestClient(create_app(settings)) as client:
-        client.post("/api/auth/register", json={"username": "ola", "password": "long enough pw"})
-        token = client.post("/api/auth/login", json={"username": "ola", "password": "long enough pw"}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
-        project = client.post("/api/projects", json={"name": "p"}, headers=headers).json()
+        user = new_user(client, "ola")
+        project = new_project(client, user)
+        owner_id = client.get("/api/auth/me", headers=user.headers).json()["id"]
         # A job another (live-looking) host claimed, whose heartbeats stopped a while ago.
-        job_id = _insert_running_job(client.app.state.engine, project["id"], token["user"]["id"],
-                                     worker="other-host:1", started_at=utcnow() - timedelta(seconds=30),
-                                     heartbeat_at=utcnow() - timedelta(seconds=5))
-        deadline = time.monotonic() + 10
-        while (job := client.get(f"/api/jobs/{job_id}", headers=headers).json())["status"] == "running":
-            assert time.monotonic() < deadline, "a job without heartbeats stayed running"
-            time.sleep(0.1)
-        assert job["status"] == "failed"
-        assert job["error"] == LOST_REASON
+        with Session(client.app.state.engine) as session:
+            job = Job(project_id=project["id"], owner_id=owner_id, kind="extraction", status="running",
+                      params={"scan_ids": []}, worker="other-host:1",
+                      started_at=utcnow() - timedelta(seconds=30), heartbeat_at=utcnow() - timedelta(seconds=5))
+            session.add(job)
+            session.commit()
+            job_id = job.id
+        ended = wait_for_status(client, user, job_id, leave="running", timeout=10)
+        assert ended["status"] == "failed"
+        assert ended["error"] == LOST_REASON
 
 
 def test_killed_worker_process_fails_its_job_with_a_reason(tmp_path):
-    from tests.api import scanpages
-
     settings = make_settings(tmp_path / "data", job_concurrency=1)
     with TestClient(create_app(settings)) as client:
-        client.post("/api/auth/register", json={"username": "per", "password": "long enough pw"})
-        token = client.post("/api/auth/login", json={"username": "per", "password": "long enough pw"}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
-        project = client.post("/api/projects", json={"name": "p"}, headers=headers).json()
-        files = [("files", (f"p{i}.png", scanpages.png(scanpages.grid_page(seed=200 + i)), "image/png"))
-                 for i in range(8)]
-        assert client.post(f"/api/projects/{project['id']}/scans", files=files, headers=headers).status_code == 201
-        job = client.post(f"/api/projects/{project['id']}/extractions", json={}, headers=headers).json()
+        user = new_user(client, "per")
+        project = new_project(client, user)
+        upload_files(client, user, project["id"],
+                     *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=200 + i))) for i in range(8)])
+        job = start_extraction(client, user, project["id"])
+        wait_for_status(client, user, job["id"], reach="running")
         runner = client.app.state.runner
-        deadline = time.monotonic() + 20
-        while not runner.running_job_ids():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
         os.kill(runner._processes[job["id"]].pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while (state := client.get(f"/api/jobs/{job['id']}", headers=headers).json())["status"] == "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        assert state["status"] == "failed"
-        assert "stopped unexpectedly" in state["error"]
+        ended = wait_for_status(client, user, job["id"], leave="running", timeout=10)
+        assert ended["status"] == "failed"
+        assert "stopped unexpectedly" in ended["error"]
         # Nothing uploaded is lost: every original still downloads.
-        for scan in client.get(f"/api/projects/{project['id']}/scans", headers=headers).json():
-            assert client.get(scan["original_url"], headers=headers).status_code == 200
+        for scan in client.get(f"/api/projects/{project['id']}/scans", headers=user.headers).json():
+            assert client.get(scan["original_url"], headers=user.headers).status_code == 200
+
+
+def test_a_job_is_handed_to_the_prewarmed_spare_worker(tmp_path):
+    """With job_prewarm the spare process (code already imported) runs the job, and a new spare follows."""
+    settings = make_settings(tmp_path / "data", job_prewarm=True)
+    with TestClient(create_app(settings)) as client:
+        runner = client.app.state.runner
+        user = new_user(client, "eva")
+        project = new_project(client, user)
+        upload_files(client, user, project["id"], ("p.png", scanpages.png(scanpages.grid_page(seed=7))))
+        spare = runner._standby[0]
+        job = start_extraction(client, user, project["id"])
+        done = wait_for_status(client, user, job["id"], reach="succeeded", timeout=90)
+        assert done["result"]["pages"][0]["status"] == "ok"
+        spare.join(timeout=10)
+        assert spare.exitcode == 0  # a spare exits only after running the job it was handed
+        deadline = time.monotonic() + 10
+        while runner._standby is None or runner._standby[0].pid == spare.pid:
+            assert time.monotonic() < deadline, "no new spare worker after the job"
+            time.sleep(0.1)
