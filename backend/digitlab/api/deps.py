@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from digitlab.api.errors import ApiError
 from digitlab.auth import service as auth_service
-from digitlab.auth.models import User
+from digitlab.auth.models import AuthToken, User
 from digitlab.core.config import Settings
 from digitlab.core.storage import FileStorage
 from digitlab.jobs.runner import JobRunner
@@ -46,7 +46,7 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /api/au
 def get_current_token(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-):
+) -> AuthToken:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "Please log in first.", "not_authenticated")
     token = auth_service.authenticate_token(session, credentials.credentials)
@@ -56,12 +56,14 @@ def get_current_token(
     return token
 
 
-def get_current_user(session: SessionDep, token=Depends(get_current_token)) -> User:  # noqa: ANN001
+CurrentToken = Annotated[AuthToken, Depends(get_current_token)]
+
+
+def get_current_user(session: SessionDep, token: CurrentToken) -> User:
     user = session.get(User, token.user_id)
     if user is None:
         raise ApiError(401, "Please log in first.", "not_authenticated")
     return user
 
 
-CurrentToken = Annotated[object, Depends(get_current_token)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

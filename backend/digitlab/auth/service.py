@@ -28,7 +28,7 @@ def register(session: Session, settings: Settings, username: str, password: str)
         session.commit()
     except IntegrityError:  # two registrations racing for one name
         session.rollback()
-        raise conflict("That username is already taken. Please choose another one.", "username_taken")
+        raise conflict("That username is already taken. Please choose another one.", "username_taken") from None
     session.refresh(user)
     return user
 
