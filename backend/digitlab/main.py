@@ -5,7 +5,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitlab import __version__
@@ -15,6 +16,7 @@ from digitlab.core.config import Settings, get_settings
 from digitlab.core.db import make_engine, migrate
 from digitlab.core.storage import FileStorage
 from digitlab.jobs.runner import create_runner
+from digitlab.web import mount_frontend
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,10 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type"])
+    mount_frontend(app, settings.frontend_dir)  # the web app at "/" (last: API routes take precedence)
 
     return app
 

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     max_import_bytes: int = 200 * 1024 * 1024
     max_import_samples: int = 200_000
 
+    # The web app's folder (default: frontend/ of this checkout); the API also runs without it.
+    frontend_dir: Path | None = None
+    # Origins allowed to call the API from a browser when the frontend is served elsewhere (scaled out).
+    cors_origins: list[str] = []
+
     job_backend: str = "local"
     job_concurrency: int = Field(default=2, ge=1)
     # How often the local runner looks for queued jobs that another process enqueued.

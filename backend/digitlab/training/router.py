@@ -82,7 +82,7 @@ def confusion_cell(project_id: Id, training_id: Id, true_index: int, predicted_i
 
 
 @router.websocket("/{training_id}/ws")
-async def training_stream(websocket: WebSocket, project_id: int, training_id: int,
+async def training_stream(websocket: WebSocket, project_id: Id, training_id: Id,
                           token: Annotated[str | None, Query()] = None):
     """Live messages (shared/schemas/training-message.schema.json): first everything so far, then new ones.
 

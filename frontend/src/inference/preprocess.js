@@ -1,0 +1,115 @@
+// The shared 28x28 preprocessing contract (shared/preprocessing/CONTRACT.md, version "1"), in the browser.
+// Pure: no DOM, so node --test checks it against shared/preprocessing/vectors.json.
+
+export const CONTRACT_VERSION = "1";
+export const INK_THRESHOLD = 0.2;
+export const FIT_SIDE = 26;
+export const CANVAS_SIDE = 28;
+
+/** Step 1: make finite and clip to [0, 1] (NaN -> 0, +inf -> 1, -inf -> 0). */
+export function clipInk(v) {
+  if (Number.isNaN(v)) return 0;
+  if (v === Infinity) return 1;
+  if (v === -Infinity) return 0;
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/**
+ * Canvas pixels (ink dark on white) -> ink intensity, a[y*w+x] = 1 - L/255; transparent pixels are paper.
+ * @param {{data: Uint8ClampedArray, width: number, height: number}} image  an ImageData or look-alike
+ */
+export function inkFromRgba(image) {
+  const { data, width, height } = image;
+  const out = new Float64Array(width * height);
+  for (let i = 0, p = 0; i < out.length; i++, p += 4) {
+    if (data[p + 3] === 0) continue;
+    const lum = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+    out[i] = clipInk(1 - lum / 255);
+  }
+  return { data: out, width, height };
+}
+
+/** Row-normalised overlap matrix R (n_in -> n_out), sparse: per output row its first k and weights. */
+export function overlapRows(nIn, nOut) {
+  const rows = [];
+  for (let i = 0; i < nOut; i++) {
+    const lo = (i * nIn) / nOut;
+    const hi = ((i + 1) * nIn) / nOut;
+    const k0 = Math.floor(lo);
+    const k1 = Math.min(nIn, Math.ceil(hi));
+    const weights = [];
+    let sum = 0;
+    for (let k = k0; k < k1; k++) {
+      const o = Math.max(0, Math.min(hi, k + 1) - Math.max(lo, k));
+      weights.push(o);
+      sum += o;
+    }
+    rows.push({ k0, weights: weights.map((o) => o / sum) });
+  }
+  return rows;
+}
+
+/**
+ * Normalise one sample to the 28x28 network input.
+ * @param {number[][] | {data: ArrayLike<number>, width: number, height: number}} input ink intensity
+ * @returns {Float64Array} 784 values, row-major, 0 = paper, 1 = ink
+ */
+export function normalizeSample(input) {
+  let height, width, get;
+  if (Array.isArray(input)) {
+    height = input.length;
+    width = height ? input[0].length : 0;
+    get = (y, x) => input[y][x];
+  } else {
+    ({ height, width } = input);
+    const d = input.data;
+    get = (y, x) => d[y * width + x];
+  }
+  const out = new Float64Array(CANVAS_SIDE * CANVAS_SIDE);
+  // Steps 1-3: clip once into a flat buffer and find the ink's bounding box.
+  const a = new Float64Array(width * height);
+  let y0 = height, y1 = -1, x0 = width, x1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = clipInk(get(y, x));
+      a[y * width + x] = v;
+      if (v > INK_THRESHOLD) {
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+      }
+    }
+  }
+  if (y1 < 0) return out;
+  const h = y1 + 1 - y0;
+  const w = x1 + 1 - x0;
+  // Step 4: integer rounding, so the longer side is exactly 26.
+  const m = Math.max(h, w);
+  const newH = Math.max(1, Math.floor((52 * h + m) / (2 * m)));
+  const newW = Math.max(1, Math.floor((52 * w + m) / (2 * m)));
+  // Step 5: separable area averaging, rows first (newH x w), then columns.
+  const ry = overlapRows(h, newH);
+  const rx = overlapRows(w, newW);
+  const tmp = new Float64Array(newH * w);
+  for (let i = 0; i < newH; i++) {
+    const { k0, weights } = ry[i];
+    for (let t = 0; t < weights.length; t++) {
+      const wt = weights[t];
+      const src = (y0 + k0 + t) * width + x0;
+      for (let x = 0; x < w; x++) tmp[i * w + x] += wt * a[src + x];
+    }
+  }
+  // Step 6: place with the odd leftover going to the bottom / right.
+  const top = Math.floor((CANVAS_SIDE - newH) / 2);
+  const left = Math.floor((CANVAS_SIDE - newW) / 2);
+  for (let i = 0; i < newH; i++) {
+    for (let j = 0; j < newW; j++) {
+      const { k0, weights } = rx[j];
+      let s = 0;
+      for (let t = 0; t < weights.length; t++) s += weights[t] * tmp[i * w + k0 + t];
+      out[(top + i) * CANVAS_SIDE + left + j] = s;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+// The browser's preprocessing must match the server's on the shared vectors (CONTRACT.md, 1e-5).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { normalizeSample, inkFromRgba, CONTRACT_VERSION } from "../../frontend/src/inference/preprocess.js";
+
+const vectors = JSON.parse(readFileSync(new URL("../../shared/preprocessing/vectors.json", import.meta.url)));
+
+test("contract version matches the shared vectors", () => {
+  assert.equal(CONTRACT_VERSION, vectors.contract_version);
+});
+
+for (const vector of vectors.vectors) {
+  test(`vector ${vector.name}`, () => {
+    // JSON cannot hold NaN/inf; the vectors may spell them as strings.
+    const input = vector.input.map((row) => row.map((v) => (typeof v === "string" ? Number(v.replace("inf", "Infinity")) : v)));
+    const out = normalizeSample(input);
+    assert.equal(out.length, 784);
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const diff = Math.abs(out[y * 28 + x] - vector.output[y][x]);
+        assert.ok(diff <= vectors.tolerance, `${vector.name} (${y},${x}): ${out[y * 28 + x]} vs ${vector.output[y][x]}`);
+      }
+    }
+  });
+}
+
+test("flat ImageData-like input gives the same as nested arrays", () => {
+  const w = 40, h = 30;
+  const rgba = new Uint8ClampedArray(w * h * 4).fill(255);
+  const nested = Array.from({ length: h }, () => new Array(w).fill(0));
+  for (let y = 5; y < 25; y++) for (let x = 12; x < 18; x++) {
+    const p = (y * w + x) * 4;
+    rgba[p] = rgba[p + 1] = rgba[p + 2] = 0;
+    nested[y][x] = 1;
+  }
+  const a = normalizeSample(inkFromRgba({ data: rgba, width: w, height: h }));
+  const b = normalizeSample(nested);
+  assert.deepEqual(Array.from(a), Array.from(b));
+});
+
+test("transparent pixels are paper and an empty drawing is all zeros", () => {
+  const rgba = new Uint8ClampedArray(10 * 10 * 4); // all transparent black
+  const ink = inkFromRgba({ data: rgba, width: 10, height: 10 });
+  assert.ok(ink.data.every((v) => v === 0));
+  assert.ok(normalizeSample(ink).every((v) => v === 0));
+  assert.ok(normalizeSample([]).every((v) => v === 0));
+});
