@@ -2,6 +2,8 @@
 
 import argparse
 import json
+import logging
+import re
 import sys
 from pathlib import Path
 
@@ -40,10 +42,28 @@ def main(argv: list[str] | None = None) -> int:
     return handlers[args.command](args)
 
 
+class _RedactTokens(logging.Filter):
+    """WebSocket URLs carry the bearer token as ?token=...; keep it out of the server's logs."""
+
+    PATTERN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = self.PATTERN.sub(r"\1***", message), ()
+        return True
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    uvicorn.run("digitlab.main:create_app", factory=True, host=args.host, port=args.port)
+    config = uvicorn.Config("digitlab.main:create_app", factory=True, host=args.host, port=args.port,
+                            log_config=LOGGING_CONFIG)
+    server = uvicorn.Server(config)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_RedactTokens())
+    server.run()
     return 0
 
 
@@ -99,6 +119,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     try:
         model = OnnxModel(args.model.read_bytes())
+    except OSError as exc:
+        print(f"digitlab evaluate: {exc}", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001 - onnxruntime raises its own types for a file it cannot parse
+        print(f"digitlab evaluate: {args.model} is not an ONNX model", file=sys.stderr)
+        return 2
+    try:
         images, y, labels = read_dataset_path(args.dataset)
     except (DatasetFileError, OSError, KeyError, ValueError) as exc:
         print(f"digitlab evaluate: {exc}", file=sys.stderr)

@@ -2,19 +2,22 @@
 
 Driven by the app's route table: a new route with an id in its path, or a new route that takes a body,
 fails here until it is added to IDS / BODIES below (so it cannot ship untested for cross-user access).
+WebSockets too: every WebSocket route must be listed in WEBSOCKETS, and each is tried with B's token.
 """
 
 import hashlib
 import re
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from digitlab.main import create_app
 from tests.api import scanpages
 from tests.api.datafiles import mnist_npz
 from tests.api.helpers import new_project, new_user, start_extraction, upload_files
+from tests.api.trainings import digits, drawing, import_samples, receive_json, start_training, wait_for_training
 from tests.conftest import make_settings, wait_for_job
 
 PUBLIC = {("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/token"),
@@ -37,7 +40,14 @@ BODIES = {
     ("PATCH", "/api/projects/{project_id}/dataset/cells/{cell_id}"): {"json": {"label": "5", "included": False}},
     ("POST", "/api/projects/{project_id}/dataset/import"): {
         "files": {"file": ("b.npz", mnist_npz([1, 2, 3], seed=9), "application/octet-stream")}},
+    ("POST", "/api/projects/{project_id}/trainings/summary"): {"json": {"architecture": "mlp"}},
+    ("POST", "/api/projects/{project_id}/trainings"): {"json": {"architecture": "mlp", "epochs": 1}},
+    ("POST", "/api/projects/{project_id}/trainings/{training_id}/cancel"): {},
+    ("POST", "/api/projects/{project_id}/trainings/{training_id}/predict"): {
+        "files": {"image": ("d.png", drawing(digits(1, seed=9)[0][0], 100), "image/png")}},
 }
+# Every WebSocket route (they are not in the OpenAPI document, so they are enumerated separately).
+WEBSOCKETS = {"/api/projects/{project_id}/trainings/{training_id}/ws"}
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -55,6 +65,14 @@ def api_routes(app) -> list[tuple[str, str]]:
     published = {(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item}
     assert published <= routes, f"routes missing from the enumeration: {published - routes}"
     return sorted(routes)
+
+
+def websocket_routes(app) -> list[str]:
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return sorted(route.path for route in app.routes if isinstance(route, APIWebSocketRoute))
+    return sorted(c.path for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIWebSocketRoute))
 
 
 def fill(path: str, ids: dict) -> str:
@@ -84,13 +102,19 @@ def snapshot(client, user) -> dict:
             "jobs": get(f"{base}/jobs").json(),
             "dataset": get(f"{base}/dataset").json(),
             "cells": get(f"{base}/dataset/cells?which=all&limit=1000").json(),
+            "trainings": get(f"{base}/trainings").json(),
         }
+        for training in state[base]["trainings"]:
+            url = f"{base}/trainings/{training['id']}"
+            state[url] = {"history": get(f"{url}/history").json(),
+                          "model": hashlib.sha256(get(f"{url}/files/model.onnx").content).hexdigest()}
     return state
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """User A with one of everything (an extracted scan, imported samples, a job, an API token); user B."""
+    """User A with one of everything (an extracted scan, imported samples, a job, an API token); user B.
+    A's training comes from the `trained` fixture."""
     settings = make_settings(tmp_path_factory.mktemp("access") / "data")
     with TestClient(create_app(settings)) as client:
         a, b = new_user(client, "anna"), new_user(client, "ben")
@@ -106,13 +130,29 @@ def world(tmp_path_factory):
         token = client.post("/api/auth/api-tokens", json={"name": "anna's moodle"}, headers=a.headers).json()
         new_project(client, b, "ben's own")
         ids = {"project_id": project["id"], "scan_id": scan["id"], "job_id": job["id"], "cell_id": cell["id"],
-               "token_id": token["id"], "label_index": 0}
+               "token_id": token["id"], "label_index": 0, "true_index": 0, "predicted_index": 0,
+               "name": "model.onnx",
+               # A's training (see `trained`). Until it exists, routes under it answer 404 to A as well,
+               # which the tests that do not need it (no login, absurd ids) do not mind.
+               "training_id": 1}
         yield client, a, b, ids
 
 
-@pytest.mark.slow
-def test_another_users_ids_answer_404_on_every_route(world):
+@pytest.fixture(scope="module")
+def trained(world):
+    """The world plus a finished training of A's (its model, evaluation and stream): a few seconds, once."""
     client, a, b, ids = world
+    x, y = digits(5, seed=41)  # enough of every label to train on
+    import_samples(client, a, ids["project_id"], x, y)
+    training = wait_for_training(client, a, start_training(client, a, ids["project_id"], architecture="mlp", epochs=1))
+    assert training["status"] == "succeeded", training
+    ids["training_id"] = training["id"]
+    return world
+
+
+@pytest.mark.slow
+def test_another_users_ids_answer_404_on_every_route(trained):
+    client, a, b, ids = trained
     before = snapshot(client, a)
     checked = []
     for method, path in api_routes(client.app):
@@ -191,3 +231,40 @@ def test_public_routes_work_without_a_login(world):
     client = world[0]
     assert client.get("/api/health").json()["status"] == "ok"
     assert client.post("/api/auth/login", json={"username": "nobody", "password": "x"}).status_code == 401
+
+
+def test_every_websocket_is_covered(world):
+    client = world[0]
+    assert set(websocket_routes(client.app)) == WEBSOCKETS, "add the new WebSocket route to WEBSOCKETS"
+
+
+@pytest.mark.slow
+def test_another_users_websocket_is_refused(trained):
+    """Only the owner's token opens a stream; anything else is closed with 1008 before it is accepted."""
+    client, a, b, ids = trained
+    before = snapshot(client, a)
+    for path in websocket_routes(client.app):
+        url = fill(path, ids)
+        with client.websocket_connect(f"{url}?token={a.token}") as ws:  # the owner: so B's refusal is about access
+            assert receive_json(ws, timeout=10)["type"] == "status"
+        for query in (f"?token={b.token}", "?token=not-a-token", "?token=", ""):
+            with pytest.raises(WebSocketDisconnect) as refusal:
+                with client.websocket_connect(url + query) as ws:
+                    receive_json(ws, timeout=10)
+            assert refusal.value.code == 1008, (path, query)
+    assert snapshot(client, a) == before
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63, 10**30])
+def test_absurd_websocket_ids_are_refused_rather_than_a_server_error(world, huge):
+    client, a, b, ids = world
+    for path in websocket_routes(client.app):
+        for name in [m.group(1) for m in PARAM.finditer(path)]:
+            url = fill(path, dict(ids, **{name: huge}))
+            try:
+                with pytest.raises(WebSocketDisconnect) as refusal:
+                    with client.websocket_connect(f"{url}?token={a.token}") as ws:
+                        receive_json(ws, timeout=10)
+            except Exception as exc:  # noqa: BLE001 - the TestClient re-raises server errors
+                pytest.fail(f"{url}: server error {exc!r}")
+            assert refusal.value.code == 1008, url

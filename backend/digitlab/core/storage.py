@@ -28,6 +28,7 @@ class FileStorage:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs (e.g. of the CLI) are meant to be shared
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -202,12 +202,18 @@ def read_dataset_path(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     Returns (images uint8 (N, 28, 28) with ink = 255, label indices, label names).
     """
     path = Path(path)
+    if path.name == "manifest.json":
+        path = path.parent
     if path.is_dir():
         return _read_extract_folder(path)
     data = path.read_bytes()
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DatasetFileError(f"{path} is neither a `digitlab extract` folder nor an mnist.npz.")
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        if not {"x_train", "y_train"} <= set(archive.files):
+            raise DatasetFileError("An mnist.npz needs the arrays x_train and y_train (and optionally x_test, y_test).")
         names = [str(v) for v in archive["labels"]] if "labels" in archive.files else None
-        y_max = max(int(archive[key].max()) for key in ("y_train", "y_test") if key in archive.files)
+        y_max = max(int(archive[key].max(initial=0)) for key in ("y_train", "y_test") if key in archive.files)
     labels = names or [str(i) for i in range(y_max + 1)]
     samples = read_npz(data, labels, max_samples=10_000_000)
     index = {label: i for i, label in enumerate(labels)}

@@ -32,14 +32,19 @@ class _ModelCache:
         self._lock = threading.Lock()
 
     def get(self, storage: FileStorage, key: str) -> OnnxModel:
+        path = storage.path(key)
+        stat = path.stat()
+        # The file's identity, not its id-based name: ids can be reused after a delete (SQLite), and
+        # several apps in one process have different storage roots.
+        identity = f"{path}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
         with self._lock:
-            model = self._models.get(key)
+            model = self._models.get(identity)
             if model is not None:
-                self._models.move_to_end(key)
+                self._models.move_to_end(identity)
                 return model
-        model = OnnxModel(storage.read(key))
+        model = OnnxModel(path.read_bytes())
         with self._lock:
-            self._models[key] = model
+            self._models[identity] = model
             while len(self._models) > self.size:
                 self._models.popitem(last=False)
         return model

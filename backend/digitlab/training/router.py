@@ -12,6 +12,7 @@ from digitlab.auth.models import User
 from digitlab.jobs.models import Job
 from digitlab.projects import service as projects_service
 from digitlab.training import evaluation, service
+from digitlab.training.models import Training
 from digitlab.training.schemas import EvaluationPublic, NetworkChoice, NetworkSummaryPublic, SampleImage, TrainingCreate, TrainingPublic
 
 router = APIRouter(prefix="/api/projects/{project_id}/trainings", tags=["training"])
@@ -107,17 +108,20 @@ async def training_stream(websocket: WebSocket, project_id: Id, training_id: Id,
         return
     await websocket.accept()
 
-    def poll(after_seq: int) -> tuple[list[dict], dict | None, dict]:
+    def poll(after_seq: int) -> tuple[list[dict], dict | None, dict | None]:
         with Session(engine) as session:
-            training = service.get_training_by_id(session, training_id)
+            training = session.get(Training, training_id)
+            if training is None:  # the project was deleted while someone watched
+                return [], service.deleted_end_message(training_id), None
             job = session.get(Job, training.job_id)
-            end = service.end_message(training, job)  # read before the events, so none can be missed
+            end = service.end_message(session, training, job)  # read before the events: none can be missed
             messages = [service.event_message(training, e) for e in service.events(session, training, after_seq)]
             return messages, end, service.status_message(training, job)
 
     try:
         messages, end, status_message = await run_in_threadpool(poll, -1)
-        await websocket.send_json(status_message)
+        if status_message is not None:
+            await websocket.send_json(status_message)
         last_seq = -1
         while True:
             for message in messages:

@@ -87,13 +87,6 @@ def get_training(session: Session, project: Project, training_id: int) -> Traini
     return training
 
 
-def get_training_by_id(session: Session, training_id: int) -> Training:
-    training = session.get(Training, training_id)
-    if training is None:
-        raise not_found("Training")
-    return training
-
-
 def list_trainings(session: Session, project: Project) -> list[Training]:
     return list(session.exec(select(Training).where(Training.project_id == project.id).order_by(Training.id.desc())))
 
@@ -113,22 +106,39 @@ def status_message(training: Training, job: Job) -> dict:
             "epochs": training.settings["epochs"]}
 
 
-def end_message(training: Training, job: Job) -> dict | None:
+def outcome(session: Session, training: Training, job: Job) -> tuple[int, str | None]:
+    """(epochs run, why it stopped). A worker that was stopped or died never wrote them, so they
+    come from its stored epoch messages and the job then."""
+    if job.status == "succeeded":
+        return training.epochs_run, training.stopped
+    epochs = session.exec(select(func.count()).select_from(TrainingEvent)
+                          .where(TrainingEvent.training_id == training.id, TrainingEvent.type == "epoch")).one()
+    return epochs, "cancelled" if job.status == "cancelled" else None
+
+
+def end_message(session: Session, training: Training, job: Job) -> dict | None:
     """The closing message, derived from the job (which always ends, even if its worker was killed)."""
     if job.status not in FINISHED_STATES:
         return None
     test = None
     if job.status == "succeeded" and training.test_loss is not None:
         test = {"loss": training.test_loss, "accuracy": training.test_accuracy}
+    epochs_run, stopped = outcome(session, training, job)
     return {"type": "end", "training_id": training.id, "status": job.status,
-            "error": job.error, "epochs_run": training.epochs_run, "stopped": training.stopped, "test": test}
+            "error": job.error, "epochs_run": epochs_run, "stopped": stopped, "test": test}
+
+
+def deleted_end_message(training_id: int) -> dict:
+    """For watchers of a training whose project was deleted meanwhile."""
+    return {"type": "end", "training_id": training_id, "status": "cancelled",
+            "error": "This training was deleted.", "epochs_run": 0, "stopped": "cancelled", "test": None}
 
 
 def history(session: Session, training: Training) -> list[dict]:
     """Everything the WebSocket would have sent so far, for clients that poll."""
     job = session.get(Job, training.job_id)
     messages = [status_message(training, job)] + [event_message(training, e) for e in events(session, training)]
-    end = end_message(training, job)
+    end = end_message(session, training, job)
     return messages + ([end] if end else [])
 
 
@@ -138,8 +148,10 @@ def to_public(session: Session, training: Training) -> TrainingPublic:
                                                           TrainingEvent.type == "epoch")
                               .order_by(TrainingEvent.seq.desc()).limit(1)).first()
     base = f"/api/projects/{training.project_id}/trainings/{training.id}"
+    epochs_run, stopped = outcome(session, training, job)
     return TrainingPublic(
-        **training.model_dump(exclude={"job_id", "evaluation", "layers", "owner_id"}), job_id=training.job_id,
+        **training.model_dump(exclude={"job_id", "evaluation", "layers", "owner_id", "epochs_run", "stopped"}),
+        job_id=training.job_id, epochs_run=epochs_run, stopped=stopped,
         status=job.status, progress=job.progress, error=job.error,
         final_epoch=last_epoch.data if last_epoch else None, websocket_url=f"{base}/ws")
 
