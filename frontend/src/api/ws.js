@@ -31,7 +31,10 @@ export function followTraining(api, path, onMessage) {
     try {
       const history = await api.get(`${path}/history`);
       for (const m of Array.isArray(history) ? history : history.messages || []) deliver(m);
-    } catch { /* try again on the next tick */ }
+    } catch (error) {
+      // Gone or not ours (404/401/403): asking again will not help. Anything else: try on the next tick.
+      if (error && error.status >= 400 && error.status < 500) return;
+    }
     if (!stopped && !ended) timer = setTimeout(poll, 1000);
   };
 
