@@ -18,6 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
+    worker = commands.add_parser("worker", help="run a Celery worker for DIGITLAB_JOB_BACKEND=celery (one fresh "
+                                 "process per job; any number of hosts sharing the database and the files)")
+    worker.add_argument("--concurrency", type=int, default=None,
+                        help="jobs at once on this host (default DIGITLAB_JOB_CONCURRENCY)")
+    worker.add_argument("--name", default=None, help="Celery node name, e.g. worker1@%%h (default celery@host)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--ping", action="store_true",
+                        help="health check: exit 0 if the worker of this --name on this host answers, else 1")
+
     extract = commands.add_parser("extract", help="cut the cells of scanned grid sheets into 28x28 PNGs")
     extract.add_argument("pages", nargs="+", type=Path, metavar="PAGE", help="PNG, JPEG, TIFF or PDF files")
     extract.add_argument("--out", required=True, type=Path, help="folder for manifest.json and the PNGs")
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("dataset", type=Path, metavar="DATASET")
 
     args = parser.parse_args(argv)
-    handlers = {"serve": _serve, "extract": _extract, "train": _train, "evaluate": _evaluate}
+    handlers = {"serve": _serve, "worker": _worker, "extract": _extract, "train": _train, "evaluate": _evaluate}
     return handlers[args.command](args)
 
 
@@ -64,6 +73,18 @@ def _serve(args: argparse.Namespace) -> int:
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(_RedactTokens())
     server.run()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from digitlab.jobs.celery_app import ping_worker, run_worker
+
+    if args.ping:
+        return 0 if ping_worker(name=args.name) else 1
+    if args.concurrency is not None and args.concurrency < 1:
+        print("digitlab worker: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    run_worker(concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)
     return 0
 
 

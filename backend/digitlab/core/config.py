@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 60.0
 
+    # job_backend "celery": jobs go through this broker to `digitlab worker` processes (any number of hosts
+    # sharing the database and the files); the queue name lets several instances share one broker.
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "digitlab"
+
     # Custom networks above this many parameters are refused before anything runs.
     max_network_params: int = 2_000_000
     # TensorFlow threads per training (0 = all cores of the machine).

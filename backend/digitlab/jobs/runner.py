@@ -9,23 +9,23 @@ import multiprocessing
 import os
 import socket
 import threading
-from datetime import timedelta
 from abc import ABC, abstractmethod
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from digitlab.core.config import Settings
 from digitlab.core.models import utcnow
-from digitlab.jobs.models import CANCELLED, FAILED, QUEUED, RUNNING, Job
+from digitlab.jobs import claims
+from digitlab.jobs.claims import LOST_REASON  # noqa: F401 - part of this module's API
+from digitlab.jobs.models import CANCELLED, FAILED, RUNNING, Job
 from digitlab.jobs.worker import run_job_in_child, wait_for_job_in_child, worker_name
 
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "The service restarted while this job was running. Please start it again."
-LOST_REASON = "The worker running this job stopped responding. Please start it again."
 
 
 class JobRunner(ABC):
@@ -121,15 +121,9 @@ class LocalProcessRunner(JobRunner):
         return len(orphaned)
 
     def _fail_stale_jobs(self) -> None:
-        limit = utcnow() - timedelta(seconds=self.settings.job_stale_seconds)
         with self._lock:
             mine = list(self._processes)
-        with Session(self.engine) as session:
-            last_sign_of_life = func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
-            stale = (update(Job).where(Job.status == RUNNING, Job.id.not_in(mine), last_sign_of_life < limit)
-                     .values(status=FAILED, error=LOST_REASON, finished_at=utcnow()))
-            session.exec(stale)
-            session.commit()
+        claims.fail_stale_jobs(self.engine, self.settings.job_stale_seconds, exclude=mine)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -162,10 +156,7 @@ class LocalProcessRunner(JobRunner):
                                  f"The worker process stopped unexpectedly (exit code {process.exitcode}).")
 
     def _mark_ended(self, job_id: int, status: str, error: str | None, message: str | None = None) -> None:
-        with Session(self.engine) as session:
-            session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                         .values(status=status, error=error, message=message, finished_at=utcnow()))
-            session.commit()
+        claims.mark_ended(self.engine, job_id, status, error, message)
 
     def _start_queued(self) -> None:
         while True:
@@ -218,17 +209,7 @@ class LocalProcessRunner(JobRunner):
         self._standby = (process, sender)
 
     def _claim_next(self) -> int | None:
-        with Session(self.engine) as session:
-            candidates = session.exec(select(Job.id).where(Job.status == QUEUED)
-                                      .order_by(Job.created_at, Job.id).limit(5)).all()
-            for job_id in candidates:
-                # The conditional update makes the claim atomic even if two runners look at once.
-                claimed = session.exec(update(Job).where(Job.id == job_id, Job.status == QUEUED)
-                                       .values(status=RUNNING, started_at=utcnow(), worker=worker_name()))
-                session.commit()
-                if claimed.rowcount == 1:
-                    return job_id
-        return None
+        return claims.claim_next(self.engine, worker_name())
 
     def running_job_ids(self) -> list[int]:
         with self._lock:
@@ -253,4 +234,8 @@ def _claimed_by_dead_process_here(worker: str | None, host: str) -> bool:
 def create_runner(settings: Settings, engine: Engine) -> JobRunner:
     if settings.job_backend == "local":
         return LocalProcessRunner(settings, engine)
+    if settings.job_backend == "celery":
+        from digitlab.jobs.celery_app import CeleryRunner  # celery is imported only when it is used
+
+        return CeleryRunner(settings, engine)
     raise ValueError(f"unknown job backend {settings.job_backend!r} (DIGITLAB_JOB_BACKEND)")

@@ -1,0 +1,34 @@
+# The one image of the scaled-out deployment: `digitlab serve` (api) and `digitlab worker` (workers).
+# Build: docker build -t digitlab .   (docker-compose.yml builds it for you)
+
+# The web app's vendored browser files (onnxruntime-web, uPlot), from the lock file.
+FROM node:22-slim AS frontend
+WORKDIR /app/frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DIGITLAB_DATA_DIR=/data \
+    DIGITLAB_FRONTEND_DIR=/app/frontend
+WORKDIR /app
+
+# Dependencies first (cached while only the code changes), then the package itself.
+COPY pyproject.toml README.md ./
+COPY backend ./backend
+RUN pip install .
+
+COPY frontend ./frontend
+COPY --from=frontend /app/frontend/node_modules ./frontend/node_modules
+
+RUN useradd --create-home --uid 10001 digitlab && mkdir -p /data && chown digitlab:digitlab /data
+USER digitlab
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4)"
+CMD ["digitlab", "serve", "--host", "0.0.0.0", "--port", "8000"]
