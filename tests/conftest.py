@@ -1,5 +1,11 @@
-"""Fixtures shared by all tests: a service on a temporary data folder, and factories for users and projects."""
+"""Fixtures shared by all tests: a service on a temporary data folder, and factories for users and projects.
 
+With DIGITLAB_TEST_DATABASE=postgres every service a test starts gets a fresh PostgreSQL database on the local
+server instead of SQLite (scripts/test runs the API suite that way too); they are dropped at the end.
+"""
+
+import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,11 +18,39 @@ from digitlab.core.config import Settings
 from digitlab.main import create_app
 
 PASSWORD = "correct horse battery"
+TEST_DATABASE = os.environ.get("DIGITLAB_TEST_DATABASE", "sqlite")
+POSTGRES_ADMIN = os.environ.get("DIGITLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+_created_databases: list[str] = []
+
+
+def fresh_database_url() -> str:
+    """"" (SQLite in the data folder) or the URL of a new, empty PostgreSQL database."""
+    if TEST_DATABASE != "postgres":
+        return ""
+    import psycopg
+
+    name = f"digitlab_test_{secrets.token_hex(5)}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    _created_databases.append(name)
+    return f"postgresql+psycopg://{POSTGRES_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    yield
+    if _created_databases:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            for name in _created_databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
     # No spare worker by default: most tests start many services, and each spare imports TensorFlow.
-    values = {"data_dir": data_dir, "job_poll_seconds": 0.2, "job_concurrency": 2, "job_prewarm": False}
+    values = {"data_dir": data_dir, "job_poll_seconds": 0.2, "job_concurrency": 2, "job_prewarm": False,
+              "database_url": fresh_database_url()}
     values.update(overrides)
     return Settings(**values)
 

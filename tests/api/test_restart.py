@@ -141,7 +141,7 @@ def test_starting_a_second_instance_leaves_running_jobs_alone(tmp_path):
         wait_for_status(client, user, job["id"], reach="running")
         # A second service process starts on the same data and stops again.
         other = subprocess.run(
-            [sys.executable, "-c", SECOND_INSTANCE, str(settings.data_dir)],
+            [sys.executable, "-c", SECOND_INSTANCE, str(settings.data_dir), settings.database_url],
             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
         assert other.returncode == 0, other.stderr[-2000:]
         seen = client.get(f"/api/jobs/{job['id']}", headers=user.headers).json()
@@ -156,6 +156,6 @@ import sys
 from fastapi.testclient import TestClient
 from digitlab.core.config import Settings
 from digitlab.main import create_app
-with TestClient(create_app(Settings(data_dir=sys.argv[1], job_poll_seconds=0.2))) as client:
+with TestClient(create_app(Settings(data_dir=sys.argv[1], database_url=sys.argv[2], job_poll_seconds=0.2))) as client:
     assert client.get("/api/health").status_code == 200
 """

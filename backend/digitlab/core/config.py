@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # its worker (killed, machine gone) and is marked failed.
     # Keep one spare worker process with the job code (TensorFlow included) already imported.
     job_prewarm: bool = True
+    # Job processes run this much nicer than the API, so students' clicks get the CPU before a training
+    # does (a busy class on a small server); 0 = same priority.
+    job_nice: int = Field(default=10, ge=0, le=19)
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 60.0
 

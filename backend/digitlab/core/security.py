@@ -4,8 +4,12 @@ import hashlib
 import secrets
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
-_password_hash = PasswordHash.recommended()
+# Argon2id with OWASP's recommended minimum (19 MiB, 2 iterations, 1 lane): ~25 ms a hash here, so a class
+# logging in at once does not starve everyone else's requests. Hashes record their parameters, so these can
+# be raised later without breaking existing passwords.
+_password_hash = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
 
 TOKEN_PREFIX = "dl_"
 

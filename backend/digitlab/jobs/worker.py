@@ -64,6 +64,9 @@ def _finish(engine, job_id: int, **values) -> None:  # noqa: ANN001
 
 
 def run_job(job_id: int, settings: Settings) -> None:
+    """Run one job in this process (a fresh one per job: the local runner's child or a Celery child)."""
+    if settings.job_nice and hasattr(os, "nice"):
+        os.nice(settings.job_nice)  # this process serves one job and exits, so the change never leaks
     engine = make_engine(settings.resolved_database_url)
     try:
         with Session(engine) as session:
