@@ -7,6 +7,16 @@ WORKDIR /app/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
+# The frontend service: nginx with the web app, its vendored files and the proxy to the api (target "web").
+FROM nginx:1.27-alpine AS web
+COPY frontend/index.html frontend/styles.css /usr/share/nginx/html/
+COPY frontend/src /usr/share/nginx/html/src
+COPY --from=frontend /app/frontend/node_modules/onnxruntime-web/dist /usr/share/nginx/vendor/ort
+COPY --from=frontend /app/frontend/node_modules/uplot/dist /usr/share/nginx/vendor/uplot
+COPY frontend/nginx.conf /etc/nginx/conf.d/default.conf
+HEALTHCHECK --interval=15s --timeout=5s --retries=3 CMD wget -qO /dev/null http://127.0.0.1/ || exit 1
+
+# api and worker (the default target).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -21,7 +21,7 @@ VENDOR = {
 class _AppFiles(StaticFiles):
     """frontend/ as static files, minus the build tooling that lives next to it."""
 
-    HIDDEN = ("node_modules", "package.json", "package-lock.json", "scripts")
+    HIDDEN = ("node_modules", "package.json", "package-lock.json", "scripts", "nginx.conf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # no WebSocket lives here: refuse instead of StaticFiles' assertion

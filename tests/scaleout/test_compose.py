@@ -15,7 +15,9 @@ def compose() -> dict:
 
 def test_services_commands_and_health_checks():
     services = compose()["services"]
-    assert set(services) == {"api", "worker", "postgres", "redis"}
+    assert set(services) == {"api", "worker", "postgres", "redis", "frontend"}
+    assert services["frontend"]["build"]["target"] == "web"
+    assert services["frontend"]["depends_on"]["api"]["condition"] == "service_healthy"
     assert services["api"]["command"][:4] == ["digitlab", "serve", "--host", "0.0.0.0"]
     assert services["worker"]["command"] == ["digitlab", "worker"]
     assert services["worker"]["healthcheck"]["test"] == ["CMD", "digitlab", "worker", "--ping"]
