@@ -23,28 +23,40 @@ POSTGRES_ADMIN = os.environ.get("DIGITLAB_TEST_POSTGRES", "postgresql://postgres
 _created_databases: list[str] = []
 
 
+def create_postgres_database(prefix: str = "digitlab_test") -> tuple[str, str]:
+    """A new, empty database on the local PostgreSQL: (name, SQLAlchemy URL). Skips the test if unreachable."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    try:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}")
+    return name, f"postgresql+psycopg://{POSTGRES_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def fresh_database_url() -> str:
     """"" (SQLite in the data folder) or the URL of a new, empty PostgreSQL database."""
     if TEST_DATABASE != "postgres":
         return ""
-    import psycopg
-
-    name = f"digitlab_test_{secrets.token_hex(5)}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    name, url = create_postgres_database()
     _created_databases.append(name)
-    return f"postgresql+psycopg://{POSTGRES_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+    return url
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_databases() -> Iterator[None]:
     yield
-    if _created_databases:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            for name in _created_databases:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in _created_databases:
+        drop_postgres_database(name)
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

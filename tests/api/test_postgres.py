@@ -1,6 +1,5 @@
 """The same service on PostgreSQL (the scaled-out mode): migrations, and one trip from upload to dataset."""
 
-import secrets
 import threading
 
 import pytest
@@ -11,25 +10,13 @@ from digitlab.main import create_app
 from tests.api import scanpages
 from tests.api.datafiles import mnist_npz, upload_npz
 from tests.api.helpers import all_cells, new_project, new_user, start_extraction, upload_files
-from tests.conftest import PASSWORD, wait_for_job
-
-SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
+from tests.conftest import PASSWORD, create_postgres_database, drop_postgres_database, wait_for_job
 
 @pytest.fixture
 def postgres_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {SERVER}: {exc}")
-    name = f"digitlab_test_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    name, url = create_postgres_database()
+    yield url
+    drop_postgres_database(name)
 
 
 @pytest.mark.postgres

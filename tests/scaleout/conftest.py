@@ -1,14 +1,14 @@
 """The real local Redis and PostgreSQL for the scaled-out tests (a fresh database per module, dropped after)."""
 
-import secrets
 import shutil
 import subprocess
 import time
 
 import pytest
 
+from tests.conftest import create_postgres_database, drop_postgres_database
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _redis_answers() -> bool:
@@ -38,15 +38,6 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}")
-    name = f"digitlab_scaleout_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    name, url = create_postgres_database("digitlab_scaleout")
+    yield url
+    drop_postgres_database(name)
