@@ -4,7 +4,6 @@ One module-scoped service runs the main extraction once (jobs cost a process spa
 """
 
 import io
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +12,8 @@ from fastapi.testclient import TestClient
 from digitlab.main import create_app
 from digitlab.pipeline.template import COLUMNS, ROWS
 from tests.api import scanpages
-from tests.api.helpers import all_cells, decode_image, new_project, new_user, start_extraction, upload_files
+from tests.api.helpers import (all_cells, decode_image, new_project, new_user, start_extraction, upload_files,
+                               wait_for_status)
 from tests.conftest import make_settings, wait_for_job
 
 try:  # the pipeline's realistic synthetic scans (handwriting, perspective, lighting), when present
@@ -279,10 +279,7 @@ def test_cancel_queued_and_running_jobs(tmp_path):
                      *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=20 + i))) for i in range(4)])
         first = start_extraction(client, user, project["id"])
         second = start_extraction(client, user, project["id"])
-        deadline = time.monotonic() + 20
-        while client.get(f"/api/jobs/{first['id']}", headers=user.headers).json()["status"] == "queued":
-            assert time.monotonic() < deadline, "the first job never started"
-            time.sleep(0.05)
+        wait_for_status(client, user, first["id"], leave="queued")
         assert client.get(f"/api/jobs/{second['id']}", headers=user.headers).json()["status"] == "queued"
 
         cancelled = client.post(f"/api/jobs/{second['id']}/cancel", headers=user.headers)

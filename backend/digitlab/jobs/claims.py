@@ -39,11 +39,14 @@ def claim_next(engine: Engine, worker: str) -> int | None:
     return None
 
 
-def mark_ended(engine: Engine, job_id: int, status: str, error: str | None, message: str | None = None) -> bool:
-    """running -> a final state (never overwrites a state another process recorded first)."""
+def mark_ended(engine: Engine, job_id: int, status: str, error: str | None = None, message: str | None = None,
+               **values) -> bool:
+    """running -> a final state (never overwrites a state another process recorded first, e.g. a cancel).
+
+    `values` are further columns to set with it (a worker's result and final progress)."""
     with Session(engine) as session:
         ended = session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                             .values(status=status, error=error, message=message, finished_at=utcnow()))
+                             .values(status=status, error=error, message=message, finished_at=utcnow(), **values))
         session.commit()
         return ended.rowcount == 1
 

@@ -82,7 +82,7 @@ class LocalProcessRunner(JobRunner):
         for job_id, process in processes:
             process.terminate()
             process.join(timeout=5)
-            self._mark_ended(job_id, FAILED, RESTART_REASON)
+            claims.mark_ended(self.engine, job_id, FAILED, RESTART_REASON)
         if self._standby is not None:
             process, connection = self._standby
             self._standby = None
@@ -150,13 +150,10 @@ class LocalProcessRunner(JobRunner):
                 job = session.get(Job, job_id)
                 cancelled = job is not None and job.cancel_requested
             if cancelled:
-                self._mark_ended(job_id, CANCELLED, None, message="Cancelled.")
+                claims.mark_ended(self.engine, job_id, CANCELLED, None, message="Cancelled.")
             else:
-                self._mark_ended(job_id, FAILED,
+                claims.mark_ended(self.engine, job_id, FAILED,
                                  f"The worker process stopped unexpectedly (exit code {process.exitcode}).")
-
-    def _mark_ended(self, job_id: int, status: str, error: str | None, message: str | None = None) -> None:
-        claims.mark_ended(self.engine, job_id, status, error, message)
 
     def _start_queued(self) -> None:
         while True:
@@ -169,7 +166,7 @@ class LocalProcessRunner(JobRunner):
             try:
                 process = self._hand_to_standby(job_id) or self._spawn(run_job_in_child, job_id)
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory or process limit
-                self._mark_ended(job_id, FAILED, f"Could not start a worker process: {exc}")
+                claims.mark_ended(self.engine, job_id, FAILED, f"Could not start a worker process: {exc}")
                 continue
             with self._lock:
                 self._processes[job_id] = process

@@ -15,6 +15,7 @@ from digitlab.core.db import make_engine
 from digitlab.core.models import utcnow
 from digitlab.core.storage import FileStorage
 from digitlab.jobs import registry
+from digitlab.jobs.claims import mark_ended
 from digitlab.jobs.context import JobCancelled, JobContext
 from digitlab.jobs.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job
 
@@ -55,14 +56,6 @@ def heartbeat(engine, job_id: int, interval: float):  # noqa: ANN001
         thread.join(timeout=5)
 
 
-def _finish(engine, job_id: int, **values) -> None:  # noqa: ANN001
-    # Only a job still running is finished here, so a cancel recorded meanwhile is never overwritten.
-    with Session(engine) as session:
-        session.exec(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                     .values(finished_at=utcnow(), **values))
-        session.commit()
-
-
 def run_job(job_id: int, settings: Settings) -> None:
     """Run one job in this process (a fresh one per job: the local runner's child or a Celery child)."""
     if settings.job_nice and hasattr(os, "nice"):
@@ -80,14 +73,14 @@ def run_job(job_id: int, settings: Settings) -> None:
             with heartbeat(engine, job_id, settings.job_heartbeat_seconds):
                 result = registry.resolve(kind)(context)
         except JobCancelled:
-            _finish(engine, job_id, status=CANCELLED, message="Cancelled.")
+            mark_ended(engine, job_id, CANCELLED, message="Cancelled.")
         except JobError as exc:
-            _finish(engine, job_id, status=FAILED, error=str(exc))
+            mark_ended(engine, job_id, FAILED, str(exc))
         except Exception as exc:  # noqa: BLE001 - a job must end in a recorded state, whatever happened
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            _finish(engine, job_id, status=FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
+            mark_ended(engine, job_id, FAILED, f"Internal error: {type(exc).__name__}: {exc}")
         else:
-            _finish(engine, job_id, status=SUCCEEDED, progress=1.0, result=result, message=None)
+            mark_ended(engine, job_id, SUCCEEDED, progress=1.0, result=result)
     finally:
         engine.dispose()
 
