@@ -1,6 +1,14 @@
 # The one image of the scaled-out deployment: `digitlab serve` (api) and `digitlab worker` (workers).
 # Build: docker build -t digitlab .   (docker-compose.yml builds it for you)
 
+# The Python dependencies alone, read from pyproject.toml: this file changes only when a dependency does, so
+# the layer that installs them (TensorFlow ...) stays cached when the code or the tool settings change.
+FROM python:3.11-slim AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
+open('requirements.txt', 'w').write(''.join(d + '\n' for d in deps))"
+
 # The web app's vendored browser files (onnxruntime-web, uPlot), from the lock file.
 FROM node:22-slim AS frontend
 WORKDIR /app/frontend
@@ -9,7 +17,8 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 # The frontend service: nginx with the web app, its vendored files and the proxy to the api (target "web").
 FROM nginx:1.27-alpine AS web
-COPY frontend/index.html frontend/styles.css /usr/share/nginx/html/
+# index.html is not here: the api serves it, with the learning platforms that may frame it in its policy.
+COPY frontend/styles.css /usr/share/nginx/html/
 COPY frontend/src /usr/share/nginx/html/src
 COPY --from=frontend /app/frontend/node_modules/onnxruntime-web/dist /usr/share/nginx/vendor/ort
 COPY --from=frontend /app/frontend/node_modules/uplot/dist /usr/share/nginx/vendor/uplot
@@ -26,10 +35,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DIGITLAB_FRONTEND_DIR=/app/frontend
 WORKDIR /app
 
-# Dependencies first (cached while only the code changes), then the package itself.
-COPY pyproject.toml README.md ./
+# Dependencies first (cached while only the code changes), then the package itself without them; pip check
+# fails the build if the two ever disagree.
+COPY --from=requirements /src/requirements.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt
+COPY pyproject.toml ./
 COPY backend ./backend
-RUN pip install .
+RUN pip install --no-deps . && pip check
 
 COPY frontend ./frontend
 COPY --from=frontend /app/frontend/node_modules ./frontend/node_modules

@@ -158,9 +158,9 @@ def run_service(npz: Path, epochs: int, workdir: Path, prewarm: bool, settle: fl
         t0 = time.perf_counter()
         training = check(api.post(f"/api/projects/{project['id']}/trainings", json=body), 202)
         posted = time.perf_counter() - t0
-        url = f"ws://127.0.0.1:{service.port}{training['websocket_url']}?token={token}"
+        url = f"ws://127.0.0.1:{service.port}{training['websocket_url']}"
         arrivals: list[tuple[float, dict]] = []
-        with connect(url, open_timeout=30) as ws:
+        with connect(url, open_timeout=30, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
             while True:
                 message = json.loads(ws.recv(timeout=600))
                 arrivals.append((time.perf_counter() - t0, message))

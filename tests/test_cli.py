@@ -1,6 +1,7 @@
 """`digitlab extract PAGE... --out DIR`: the pipeline without a server, as a student runs it in a terminal."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,9 +9,15 @@ from pathlib import Path
 import cv2
 import jsonschema
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
+from digitlab.core.config import Settings
+from digitlab.core.db import make_engine, migration_state
+from digitlab.main import create_app
 from digitlab.pipeline.template import COLUMNS, ROWS
 from tests.api import scanpages
+from tests.conftest import create_postgres_database, drop_postgres_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,3 +136,129 @@ def test_console_script_is_installed():
         pytest.skip("no .venv/bin/digitlab (not installed with pip install -e .)")
     result = subprocess.run([str(script), "extract", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--out" in result.stdout
+
+
+# `digitlab migrate`: the scaled-out deployment's migration step (docker-compose.yml runs it once before the api).
+
+
+def run_migrate(cwd: Path, **settings: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGITLAB_")}
+    env |= {f"DIGITLAB_{key.upper()}": value for key, value in settings.items()}
+    command = [sys.executable, "-m", "digitlab.cli", "migrate"]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_migrate_brings_a_new_database_up_to_date_and_is_repeatable(tmp_path):
+    data = tmp_path / "data"
+    first = run_migrate(tmp_path, data_dir=str(data))
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from an empty database" in first.stdout
+    engine = make_engine(Settings(data_dir=data).resolved_database_url)
+    try:
+        current, heads = migration_state(engine)
+        assert current == heads and heads
+        assert {"users", "projects", "jobs"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    again = run_migrate(tmp_path, data_dir=str(data))
+    assert again.returncode == 0, again.stderr
+    assert "already up to date" in again.stdout
+
+
+@pytest.mark.postgres
+def test_migrate_on_postgresql(tmp_path):
+    name, url = create_postgres_database("digitlab_migrate")
+    try:
+        result = run_migrate(tmp_path, data_dir=str(tmp_path / "data"), database_url=url)
+        assert result.returncode == 0, result.stderr
+        assert "upgraded from an empty database" in result.stdout
+    finally:
+        drop_postgres_database(name)
+
+
+def test_migrate_says_why_when_the_database_cannot_be_reached(tmp_path):
+    url = "postgresql+psycopg://digitlab:s3cret-pw@127.0.0.1:9/digitlab"  # port 9 (discard): nothing listens
+    result = run_migrate(tmp_path, data_dir=str(tmp_path / "data"), database_url=url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("digitlab migrate: postgresql+psycopg://digitlab:***@127.0.0.1:9/digitlab")
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_service_that_does_not_migrate_refuses_an_old_database_until_migrate_ran(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", migrate_on_start=False, job_prewarm=False)
+    with pytest.raises(RuntimeError, match="digitlab migrate"), TestClient(create_app(settings, run_jobs=False)):
+        pass
+    assert run_migrate(tmp_path, data_dir=str(settings.data_dir)).returncode == 0
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_serve_still_migrates_the_embedded_default_by_itself(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", job_prewarm=False)
+    assert settings.migrate_on_start
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        response = client.post("/api/auth/register", json={"username": "ada", "password": "long enough pw"})
+        assert response.status_code == 201
+
+
+# `digitlab admin ...`: the first admin and teacher invitations, from the server's shell.
+
+
+def run_admin(cwd: Path, data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGITLAB_")}
+    env["DIGITLAB_DATA_DIR"] = str(data_dir)
+    command = [sys.executable, "-m", "digitlab.cli", "admin", *args]
+    # A new session has no terminal: getpass then reads what is typed from stdin, as the test types it there.
+    return subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120,
+                          start_new_session=True)
+
+
+def test_admin_create_with_the_password_on_stdin_makes_an_admin_who_logs_in(tmp_path):
+    data = tmp_path / "data"
+    result = run_admin(tmp_path, data, "create", "--username", "Root", "--password-stdin", stdin="long enough pw\n")
+    assert result.returncode == 0, result.stderr
+    assert "'Root'" in result.stdout and "long enough pw" not in result.stdout + result.stderr
+    with TestClient(create_app(Settings(data_dir=data, job_prewarm=False), run_jobs=False)) as client:
+        login = client.post("/api/auth/login", json={"username": "root", "password": "long enough pw"})
+        assert login.status_code == 200
+        me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}).json()
+        assert me["role"] == "admin" and me["username"] == "Root"
+        # The instance is no longer empty: the next registration is a student's.
+        registered = client.post("/api/auth/register", json={"username": "mia", "password": "long enough pw"})
+        assert registered.json()["role"] == "student"
+
+
+def test_admin_create_asks_for_the_password_twice(tmp_path):
+    data = tmp_path / "data"
+    differ = run_admin(tmp_path, data, "create", "--username", "root", stdin="long enough pw\nlong enough pq\n")
+    assert differ.returncode == 2 and "differ" in differ.stderr
+    same = run_admin(tmp_path, data, "create", "--username", "root", stdin="long enough pw\nlong enough pw\n")
+    assert same.returncode == 0, same.stderr
+
+
+def test_admin_create_refuses_weak_passwords_bad_and_taken_names(tmp_path):
+    data = tmp_path / "data"
+    weak = run_admin(tmp_path, data, "create", "--username", "root", "--password-stdin", stdin="12345678\n")
+    assert weak.returncode == 2 and "easy to guess" in weak.stderr and "Traceback" not in weak.stderr
+    bad = run_admin(tmp_path, data, "create", "--username", "no spaces", "--password-stdin", stdin="long enough pw\n")
+    assert bad.returncode == 2 and "username" in bad.stderr
+    assert run_admin(tmp_path, data, "create", "--username", "root", "--password-stdin",
+                     stdin="long enough pw\n").returncode == 0
+    taken = run_admin(tmp_path, data, "create", "--username", "ROOT", "--password-stdin", stdin="another long pw\n")
+    assert taken.returncode == 2 and "already taken" in taken.stderr
+
+
+def test_admin_invite_teacher_prints_a_code_that_makes_a_teacher(tmp_path):
+    data = tmp_path / "data"
+    result = run_admin(tmp_path, data, "invite-teacher", "--days", "2", "--app-url", "https://lab.school.example/")
+    assert result.returncode == 0, result.stderr
+    invite = json.loads(result.stdout)
+    assert invite["link"] == f"https://lab.school.example/#/teacher-invite/{invite['code']}"
+    assert run_admin(tmp_path, data, "invite-teacher", "--days", "0").returncode == 2
+    with TestClient(create_app(Settings(data_dir=data, job_prewarm=False), run_jobs=False)) as client:
+        first = client.post("/api/auth/register", json={"username": "root", "password": "long enough pw"})
+        assert first.json()["role"] == "admin"  # the instance had no account yet
+        teacher = client.post("/api/auth/register", json={"username": "mrs.k", "password": "long enough pw",
+                                                          "invite_code": invite["code"]})
+        assert teacher.status_code == 201 and teacher.json()["role"] == "teacher"

@@ -83,6 +83,9 @@ def test_train_on_an_npz_writes_the_model_files_and_report(npz_run):
     assert (report["architecture"], report["activation"], report["seed"]) == ("mlp", "relu", 5)
     assert report["total_params"] == 89_610
     assert report["epochs_run"] == 3 and report["stopped"] == "completed" and len(report["history"]) == 3
+    # The defaults: augmentation on, the best epoch kept (and named), a cosine learning rate.
+    assert report["settings"]["augmentation"]["rotation"] > 0 and report["settings"]["early_stopping"] == 10
+    assert report["settings"]["lr_schedule"] == "cosine" and 1 <= report["best_epoch"] <= 3
     assert report["labels"] == DIGITS
     assert report["test_accuracy"] == pytest.approx(printed["test_accuracy"])
     confusion = np.array(report["confusion"])
@@ -129,13 +132,15 @@ def test_the_installed_command_evaluates(workdir, npz_run, npz_dataset):
 @pytest.mark.slow
 def test_train_and_evaluate_on_an_extracted_folder(workdir, extracted):
     out = workdir / "folder-model"
-    result = digitlab("train", extracted, "--arch", "cnn", "--epochs", 2, "--out", out, "--seed", 1, cwd=workdir)
+    result = digitlab("train", extracted, "--arch", "cnn", "--epochs", 2, "--out", out, "--seed", 1, "--no-augment",
+                      cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("model.keras", "model.onnx", "report.json"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "report.json").read_text())
     assert REPORT_KEYS <= set(report)
     assert report["architecture"] == "cnn" and report["total_params"] == 225_034 and report["epochs_run"] == 2
+    assert report["settings"]["augmentation"] is None
     assert report["labels"] == DIGITS
     kept = sum(cell["kept"] for page in json.loads((extracted / "manifest.json").read_text())["pages"]
                for cell in page["cells"])

@@ -1,11 +1,21 @@
+// @ts-check
 // Hash routes ("#/projects/3/dataset"): work from any static server and inside an LMS iframe.
 
-/** Match a path against patterns like "/projects/:id/:tab"; returns {route, params} or null. Pure. */
+/** @typedef {{[name: string]: string | undefined}} RouteParams  the :name parts of a route, decoded */
+
+/**
+ * Match a path against patterns like "/projects/:id/:tab"; returns {route, params} or null. Pure.
+ * @template {{path: string}} R
+ * @param {R[]} routes
+ * @param {string} path
+ * @returns {{route: R, params: Record<string, string>} | null}
+ */
 export function matchRoute(routes, path) {
   const parts = path.replace(/^#?\/?/, "").split("/").filter(Boolean);
   for (const route of routes) {
     const pattern = route.path.split("/").filter(Boolean);
     if (pattern.length !== parts.length) continue;
+    /** @type {Record<string, string>} */
     const params = {};
     let ok = true;
     for (let i = 0; i < pattern.length; i++) {
@@ -17,6 +27,7 @@ export function matchRoute(routes, path) {
   return null;
 }
 
+/** @param {string} path  e.g. "/projects/3/dataset" */
 export function navigate(path) {
   if (location.hash !== `#${path}`) location.hash = path;
   else window.dispatchEvent(new HashChangeEvent("hashchange"));

@@ -1,7 +1,8 @@
-"""Regenerate vectors.json from the server's normalize_sample (contract version 1).
+"""Regenerate vectors.json from the server's normalize_sample (contract version 1), and contract.json from
+the server's constants (backend/digitlab/core/contract.py: canvas side, fit side, ink threshold, version).
 
 Run from the repository root:  .venv/bin/python shared/preprocessing/make_vectors.py
-The inputs are built deterministically below, so re-running produces the same file; a changed file means
+The inputs are built deterministically below, so re-running produces the same files; a changed file means
 the implementation changed, which must come with a new contract version.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "backend"))  # usable without installing the package
 
+from digitlab.core import contract  # noqa: E402
 from digitlab.pipeline.normalize import CONTRACT_VERSION, normalize_sample  # noqa: E402
 
 TOLERANCE = 1e-5
@@ -84,6 +86,13 @@ def main() -> None:
     doc = {"contract_version": CONTRACT_VERSION, "tolerance": TOLERANCE, "vectors": vectors}
     (HERE / "vectors.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     print(f"wrote {len(vectors)} vectors to {HERE / 'vectors.json'}")
+    (HERE / "contract.json").write_text(contract_json())
+    print(f"wrote the constants to {HERE / 'contract.json'}")
+
+
+def contract_json() -> str:
+    """contract.json: the contract's constants, machine-readable, for every implementation to check its own."""
+    return json.dumps(contract.as_json(), indent=2) + "\n"
 
 
 if __name__ == "__main__":

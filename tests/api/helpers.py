@@ -1,12 +1,12 @@
 """Small request helpers for tests that build their own app (own settings, module-scoped data)."""
 
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tests.conftest import PASSWORD, UserHandle
+from tests.api import scanpages
+from tests.conftest import PASSWORD, UserHandle, job_working, wait_for_job
 
 
 def new_user(client, username: str) -> UserHandle:
@@ -61,13 +61,17 @@ def decode_image(data: bytes) -> np.ndarray:
     return image
 
 
-def wait_for_status(client, user: UserHandle, job_id: int, leave: str | None = None, reach: str | None = None,
-                    timeout: float = 20.0) -> dict:
-    """Poll a job until its status is no longer `leave` (or until it is `reach`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"/api/jobs/{job_id}", headers=user.headers).json()
-        if (leave is not None and job["status"] != leave) or (reach is not None and job["status"] == reach):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout} s"
-        time.sleep(0.05)
+def upload_pages(client, user: UserHandle, project_id: int, count: int, seed: int) -> list[dict]:
+    """`count` distinct filled-in grid pages (seeds seed, seed + 1, ...)."""
+    pages = [(f"p{seed + i}.png", scanpages.png(scanpages.grid_page(seed=seed + i))) for i in range(count)]
+    return upload_files(client, user, project_id, *pages)
+
+
+def start_long_extraction(client, user: UserHandle, project_id: int, pages: int = 8, seed: int = 0,
+                          wait: bool = True) -> dict:
+    """Upload `pages` grid pages and start an extraction of all the project's scans; with `wait`, return once
+    its worker is inside the job (running, first page done). The start of every test that stops, kills or
+    cancels a job half-way."""
+    upload_pages(client, user, project_id, pages, seed)
+    job = start_extraction(client, user, project_id)
+    return wait_for_job(client, user, job["id"], timeout=120, until=job_working) if wait else job

@@ -42,6 +42,13 @@ def grid_page(cells: set[tuple[int, int]] | None = None, *, seed: int = 0, dpi: 
     for row in range(ROWS + 1):
         y = int(round(top + row * cell))
         cv2.line(page, (int(round(left)), y), (int(round(left + COLUMNS * cell)), y), 25, line)
+    write_digits(page, cells, left, top, cell, rng)
+    return page
+
+
+def write_digits(page: np.ndarray, cells: set[tuple[int, int]], left: float, top: float, cell: float,
+                 rng: np.random.Generator) -> None:
+    """The row's digit (row // 3) in each of `cells` of the grid at (left, top) with this cell size, in place."""
     scale = cell / 45.0
     for row, col in cells:
         text = str(row // 3)
@@ -50,7 +57,6 @@ def grid_page(cells: set[tuple[int, int]] | None = None, *, seed: int = 0, dpi: 
         x = int(left + col * cell + (cell - tw) / 2 + jitter[0])
         y = int(top + row * cell + (cell + th) / 2 + jitter[1])
         cv2.putText(page, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 20, max(2, int(3 * scale)), cv2.LINE_AA)
-    return page
 
 
 def noise_page(seed: int = 1, dpi: int = DPI) -> np.ndarray:
@@ -154,3 +160,33 @@ def grid_geometry(dpi: int = DPI) -> tuple[float, float, float]:
     """(left, top, cell) in pixels of the grid grid_page draws."""
     return (A4_SHEET.to_pixels(A4_SHEET.grid_left_mm, dpi), A4_SHEET.to_pixels(A4_SHEET.grid_top_mm, dpi),
             A4_SHEET.to_pixels(A4_SHEET.cell_mm, dpi))
+
+
+def blank_pdf(pages: int, width_pt: float, height_pt: float) -> bytes:
+    """A PDF of blank pages of any size (reportlab): a few hundred bytes per page, however large it renders."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(width_pt, height_pt))
+    for _ in range(pages):
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+# Eight of these in one upload (180 KB) once took the service down: 50 pages of ~9.9 million pixels each at
+# 300 dpi (just under the 500-million-pixel limit per file), all decoded and held before anything was stored.
+def page_bomb_pdf() -> bytes:
+    return blank_pdf(50, 640, 890)
+
+
+def damaged_page(seed: int = 7) -> tuple[np.ndarray, list[list[float]], int]:
+    """A filled-in sheet whose middle rows were wiped out (a fold, a strip of tape), so the grid is not found.
+    Returns the page, its grid's true corners (line centres, page pixels) and how many written cells are left."""
+    cells = default_cells(seed)
+    page = grid_page(cells, seed=seed)
+    left, top, cell = grid_geometry()
+    page[round(top + 12 * cell) : round(top + 20 * cell), :] = 245
+    corners = [[left, top], [left + COLUMNS * cell, top], [left + COLUMNS * cell, top + ROWS * cell],
+               [left, top + ROWS * cell]]
+    return page, corners, sum(not 12 <= row < 20 for row, _ in cells)

@@ -1,6 +1,10 @@
 """Accounts, logins and tokens as a student or a REST client sees them."""
 
-from tests.conftest import PASSWORD
+import pytest
+from fastapi.testclient import TestClient
+
+from digitlab.main import create_app
+from tests.conftest import PASSWORD, make_settings
 
 
 def register(client, username, password=PASSWORD):
@@ -21,7 +25,9 @@ def test_register_returns_the_new_user(client):
     body = response.json()
     assert body["username"] == "mia.k-2"
     assert isinstance(body["id"], int)
-    assert "password" not in response.text and PASSWORD not in response.text
+    assert PASSWORD not in response.text
+    assert {key for key in body if "password" in key} == {"password_change_required"}  # no hash, no password
+    assert body["role"] == "admin" and body["password_change_required"] is False  # the instance's first account
 
 
 def test_register_twice_with_the_same_name_conflicts(client):
@@ -161,8 +167,8 @@ def test_a_session_token_cannot_be_revoked_as_an_api_token(client, alice):
 def test_expired_session_is_refused(client, alice):
     from sqlalchemy import update
 
-    from digitlab.auth.models import AuthToken
-    from digitlab.core.models import utcnow
+    from digitlab.auth.tables import AuthToken
+    from digitlab.core.clock import utcnow
 
     assert client.get("/api/auth/me", headers=alice.headers).status_code == 200
     with client.app.state.engine.begin() as connection:  # a week has passed
@@ -180,3 +186,170 @@ def test_malformed_json_is_a_clear_422(client, alice):
         assert response.status_code == 422, body
         assert response.json()["detail"] and response.json()["code"]
     assert client.get("/api/projects", headers=alice.headers).json() == []
+
+
+# --- usernames are one account whatever their case -------------------------------------------------------------
+def test_usernames_are_not_case_sensitive(client):
+    created = register(client, "Mia.K")
+    assert created.status_code == 201
+    again = register(client, "mia.k", "another fine password")
+    assert again.status_code == 409
+    assert again.json()["code"] == "username_taken"
+    users = [login(client, name).json()["user"] for name in ("Mia.K", "mia.k", "MIA.K")]
+    assert {user["id"] for user in users} == {created.json()["id"]}
+    assert {user["username"] for user in users} == {"Mia.K"}  # shown as it was typed at registration
+    assert login(client, "mia.k", "another fine password").status_code == 401
+
+
+# --- passwords that are easy to guess are refused ---------------------------------------------------------------
+@pytest.mark.parametrize("password", ["12345678", "password", "password1", "Passwort1", "qwertzuiop", "aaaaaaaaaa",
+                                      "abcdefgh", "iloveyou", "11111111"])
+def test_register_refuses_easy_passwords(client, password):
+    response = register(client, "mia", password)
+    assert response.status_code == 422, password
+    body = response.json()
+    assert body["code"] == "weak_password" and body["detail"]
+    assert login(client, "mia", password).status_code == 401  # nothing was created
+
+
+@pytest.mark.parametrize(("username", "password"), [("bernhard.k", "bernhard.k"), ("Bernhard.K", "bernhard.k"),
+                                                    ("klara_s", "klara_s2024"), ("tim-o", "tim-otim-o")])
+def test_register_refuses_the_username_as_password(client, username, password):
+    response = register(client, username, password)
+    assert response.status_code == 422, (username, password)
+    assert response.json()["code"] == "weak_password"
+
+
+def test_register_accepts_a_password_that_is_hard_to_guess(client):
+    for name, password in [("ina", "blue lamp under water"), ("ole", "Tr0ub4dor&3x"), ("pia", "Zebrafink-Sommer-7")]:
+        assert register(client, name, password).status_code == 201, password
+        assert login(client, name, password).status_code == 200
+
+
+# --- logout ends a web session, never an API token --------------------------------------------------------------
+def test_logout_with_an_api_token_keeps_the_token(client, alice):
+    token = client.post("/api/auth/api-tokens", json={"name": "Moodle"}, headers=alice.headers).json()
+    response = client.post("/api/auth/logout", headers=bearer(token["token"]))
+    assert response.status_code == 403
+    assert response.json()["code"] == "session_required" and response.json()["detail"]
+    assert client.get("/api/auth/me", headers=bearer(token["token"])).status_code == 200
+    assert [t["id"] for t in client.get("/api/auth/api-tokens", headers=alice.headers).json()] == [token["id"]]
+    assert client.get("/api/auth/me", headers=alice.headers).status_code == 200
+
+
+def test_an_api_token_cannot_create_api_tokens(client, alice):
+    token = client.post("/api/auth/api-tokens", json={"name": "script"}, headers=alice.headers).json()
+    response = client.post("/api/auth/api-tokens", json={"name": "child"}, headers=bearer(token["token"]))
+    assert response.status_code == 403
+    assert response.json()["code"] == "session_required"
+    assert [t["name"] for t in client.get("/api/auth/api-tokens", headers=alice.headers).json()] == ["script"]
+
+
+# --- sessions ---------------------------------------------------------------------------------------------------
+def test_list_and_end_sessions(client, alice, bob):
+    phone, laptop = (login(client, "alice").json()["access_token"] for _ in range(2))
+    api_token = client.post("/api/auth/api-tokens", json={"name": "script"}, headers=alice.headers).json()["token"]
+    sessions = client.get("/api/auth/sessions", headers=alice.headers)
+    assert sessions.status_code == 200
+    listed = sessions.json()
+    assert len(listed) == 3  # the fixture's login, the phone and the laptop; API tokens are not sessions
+    assert [s["current"] for s in listed] == [True, False, False]
+    assert all(s["expires_at"] and s["created_at"] for s in listed)
+    assert alice.token not in sessions.text and phone not in sessions.text
+    as_phone = client.get("/api/auth/sessions", headers=bearer(phone)).json()
+    assert [s["current"] for s in as_phone] == [False, True, False]
+
+    # End the phone's session from the first one.
+    phone_id = listed[1]["id"]
+    assert client.delete(f"/api/auth/sessions/{phone_id}", headers=alice.headers).status_code == 204
+    assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 401
+    assert client.delete(f"/api/auth/sessions/{phone_id}", headers=alice.headers).status_code == 404  # already ended
+    # Bob can neither see nor end Alice's sessions.
+    assert client.delete(f"/api/auth/sessions/{listed[2]['id']}", headers=bob.headers).status_code == 404
+    assert len(client.get("/api/auth/sessions", headers=bob.headers).json()) == 1
+    # All others: only the laptop is left to end; the API token is not a session and keeps working.
+    ended = client.post("/api/auth/sessions/end-others", headers=alice.headers)
+    assert ended.status_code == 200 and ended.json() == {"ended": 1}
+    assert client.get("/api/auth/me", headers=bearer(laptop)).status_code == 401
+    assert client.get("/api/auth/me", headers=alice.headers).status_code == 200
+    assert client.get("/api/auth/me", headers=bearer(api_token)).status_code == 200
+    assert [s["current"] for s in client.get("/api/auth/sessions", headers=alice.headers).json()] == [True]
+    assert client.get("/api/auth/me", headers=bob.headers).status_code == 200
+
+
+def test_ending_the_current_session_logs_it_out(client, alice):
+    [current] = client.get("/api/auth/sessions", headers=alice.headers).json()
+    assert client.delete(f"/api/auth/sessions/{current['id']}", headers=alice.headers).status_code == 204
+    assert client.get("/api/auth/me", headers=alice.headers).status_code == 401
+
+
+# --- changing the password --------------------------------------------------------------------------------------
+def change_password(client, headers, current, new):
+    return client.post("/api/auth/password", json={"current_password": current, "new_password": new},
+                       headers=headers)
+
+
+def test_change_password_needs_the_current_one_and_ends_other_sessions(client, alice):
+    other = login(client, "alice").json()["access_token"]
+    api_token = client.post("/api/auth/api-tokens", json={"name": "script"}, headers=alice.headers).json()["token"]
+    new = "a brand new secret phrase"
+
+    wrong = change_password(client, alice.headers, "not my password", new)
+    assert wrong.status_code == 422 and wrong.json()["code"] == "wrong_password"
+    weak = change_password(client, alice.headers, PASSWORD, "password1")
+    assert weak.status_code == 422 and weak.json()["code"] == "weak_password"
+    assert change_password(client, alice.headers, PASSWORD, "alice").status_code == 422  # too short
+    assert client.get("/api/auth/me", headers=bearer(other)).status_code == 200  # nothing changed so far
+    assert login(client, "alice").status_code == 200
+
+    assert change_password(client, alice.headers, PASSWORD, new).status_code == 204
+    assert client.get("/api/auth/me", headers=alice.headers).status_code == 200  # this session goes on
+    assert client.get("/api/auth/me", headers=bearer(other)).status_code == 401  # every other one ended
+    assert client.get("/api/auth/me", headers=bearer(api_token)).status_code == 200  # API tokens stay
+    assert login(client, "alice").status_code == 401
+    assert login(client, "ALICE", new).status_code == 200
+
+
+def test_an_api_token_cannot_change_the_password(client, alice):
+    api_token = client.post("/api/auth/api-tokens", json={"name": "script"}, headers=alice.headers).json()["token"]
+    response = change_password(client, bearer(api_token), PASSWORD, "a brand new secret phrase")
+    assert response.status_code == 403 and response.json()["code"] == "session_required"
+    assert login(client, "alice").status_code == 200
+
+
+# --- characters that make no sense in a name or a login ---------------------------------------------------------
+@pytest.mark.parametrize("bad", ["mia\x00", "\x00", "mi\ta", "mia\n", "mia\x1b[31m", "mia\x7f", "mia\u0085",
+                                 "mia\u2028"])
+def test_control_characters_in_logins_and_names_are_422(client, alice, bad):
+    responses = [register(client, bad), login(client, bad), login(client, "alice", PASSWORD + bad),
+                 client.post("/api/auth/token", data={"username": bad, "password": PASSWORD}),
+                 client.post("/api/auth/api-tokens", json={"name": bad}, headers=alice.headers),
+                 change_password(client, alice.headers, PASSWORD, "a brand new secret" + bad)]
+    for response in responses:
+        assert response.status_code == 422, (bad, response.request.url, response.text)
+        assert response.json()["code"] == "validation_error" and response.json()["detail"]
+    assert client.get("/api/auth/api-tokens", headers=alice.headers).json() == []
+    assert login(client, "alice").status_code == 200
+
+
+def test_lone_surrogates_are_422_not_a_server_error(client, alice):
+    raw = b'{"username": "alice", "password": "\\ud800 correct horse"}'
+    for path, body, headers in [("/api/auth/login", raw, {}),
+                                ("/api/auth/api-tokens", b'{"name": "x\\udfff"}', alice.headers)]:
+        response = client.post(path, content=body, headers=headers | {"Content-Type": "application/json"})
+        assert response.status_code == 422, (path, response.text)
+
+
+def test_the_password_rule_the_forms_show_is_the_one_the_server_enforces(tmp_path):
+    with TestClient(create_app(make_settings(tmp_path / "data", password_min_length=12))) as client:
+        check_password_rule(client)
+
+
+def check_password_rule(client):
+    rule = client.get("/api/auth/password-rule")
+    assert rule.status_code == 200
+    assert rule.json()["min_length"] == 12 and rule.json()["hard_to_guess"] is True
+    refused = register(client, "mia", "eleven char")
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "password_too_short" and refused.json()["min_length"] == 12
+    assert register(client, "mia", "twelve chars plus").status_code == 201

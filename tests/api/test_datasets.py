@@ -124,6 +124,28 @@ def test_import_zip_made_with_macos_finder(client, alice, project):
     assert response.json() == {"imported": 2, "per_label": {"3": 1, "4": 1}}
 
 
+def _with_a_flipped_byte(data: bytes, inside: bytes) -> bytes:
+    """`data` with one byte changed in the middle of where `inside` is stored: the entry's CRC no longer matches."""
+    at = data.index(inside) + len(inside) // 2
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+def _zip_with_corrupt_deflate_data() -> bytes:
+    """A zip whose PNG entry's compressed data is garbage (zlib cannot unpack it)."""
+    image = png(_square(60, ink_bright=False))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("3_0.png", image)
+    data = out.getvalue()
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo("3_0.png")
+    start = info.header_offset + 30 + len(info.filename)  # local header, name, no extra field
+    return data[:start] + b"\xff" * info.compress_size + data[start + info.compress_size:]
+
+
+_FLOATS = random_digits(2).astype(np.float32)
+_BAD_PIXELS = {"NaN": np.where(random_digits(2) > 100, np.nan, _FLOATS),
+               "infinite": np.where(random_digits(2) > 100, np.inf, _FLOATS)}
+
 BAD_IMPORTS = {
     "not a zip": b"this is not a zip file at all" * 10,
     "png instead of a dataset": png(_square(28, True)),
@@ -142,6 +164,25 @@ BAD_IMPORTS = {
     "npz claiming a 78 GB array": _npz_with_header((10**8, 28, 28), bytes(2 * 28 * 28)),
     "pickled labels": npz_of(x_train=random_digits(2), y_train=np.array([1, "2"], dtype=object)),
     "pickled images": npz_of(x_train=np.array([random_digits(1)[0], None], dtype=object), y_train=np.array([1, 2])),
+    # Pixels that make no sense, and dtypes that are no pixels at all (issue 8, points 6 and 10).
+    "NaN pixels": npz_of(x_train=_BAD_PIXELS["NaN"], y_train=np.array([1, 2])),
+    "infinite pixels": npz_of(x_train=_BAD_PIXELS["infinite"], y_train=np.array([1, 2])),
+    "complex pixels": npz_of(x_train=random_digits(2).astype(np.complex64), y_train=np.array([1, 2])),
+    "boolean pixels": npz_of(x_train=random_digits(2) > 100, y_train=np.array([1, 2])),
+    "pixels over 255": npz_of(x_train=random_digits(2).astype(np.int32) * 4, y_train=np.array([1, 2])),
+    "negative pixels": npz_of(x_train=random_digits(2).astype(np.float32) - 128, y_train=np.array([1, 2])),
+    "string pixels": npz_of(x_train=np.full((2, 28, 28), "7"), y_train=np.array([1, 2])),
+    "datetime pixels": npz_of(x_train=np.zeros((2, 28, 28), "datetime64[s]"), y_train=np.array([1, 2])),
+    "structured pixels": npz_of(x_train=np.zeros((2, 28, 28), [("ink", "u1"), ("paper", "u1")]),
+                                y_train=np.array([1, 2])),
+    "string labels": npz_of(x_train=random_digits(2), y_train=np.array(["1", "2"])),
+    "boolean labels": npz_of(x_train=random_digits(2), y_train=np.array([True, False])),
+    "npz with a bad CRC": _with_a_flipped_byte(npz_of(x_train=random_digits(3), y_train=np.array([1, 2, 3])),
+                                               random_digits(3).tobytes()),
+    "zip with a bad-CRC member": _with_a_flipped_byte(zip_of({"3_0.png": png(_square(60, False))}),
+                                                      png(_square(60, False))[40:]),
+    "zip with a corrupt member": _zip_with_corrupt_deflate_data(),
+    "npz without samples": npz_of(x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0, np.uint8)),
 }
 
 
@@ -300,3 +341,40 @@ def test_export_of_an_empty_dataset_is_refused(client, alice, project):
         assert response.status_code == 422
         assert response.json()["code"] == "empty_dataset"
     assert export(client, alice, project["id"], format="csv").status_code == 422
+
+
+def test_the_same_data_set_is_imported_once(client, alice, project, make_project):
+    """Three imports of one npz once gave three copies of every sample (and a test accuracy of 1.0 with copies
+    on both sides of the split): the same samples are recognised, however the file was saved."""
+    data = mnist_npz([0, 1, 1, 2], [3])
+    assert upload_npz(client, alice, project["id"], data).status_code == 201
+    again = upload_npz(client, alice, project["id"], data, name="copy of mnist.npz")
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "duplicate_import" and "mnist.npz" in again.json()["detail"]
+    arrays = load_npz(data)
+    recompressed = io.BytesIO()
+    np.savez_compressed(recompressed, **{key: arrays[key] for key in reversed(list(arrays))})
+    assert recompressed.getvalue() != data
+    assert upload_npz(client, alice, project["id"], recompressed.getvalue()).status_code == 409
+    assert summary(client, alice, project["id"])["total"] == 5
+    # Other samples are a new data set; another project may hold the same one.
+    assert upload_npz(client, alice, project["id"], mnist_npz([0, 1, 1, 2], [3], seed=7)).status_code == 201
+    assert upload_npz(client, alice, make_project(alice, "other")["id"], data).status_code == 201
+
+
+def test_cells_offset_and_export_seed_out_of_range_are_4xx(client, alice, project):
+    """offset=10^30 overflowed SQLite's integers (500; PostgreSQL refuses any offset >= 2^63), seed=-1 crashed
+    numpy's generator: both are bounded in the query's schema."""
+    upload_npz(client, alice, project["id"], mnist_npz([1, 2, 3]))
+    url = f"/api/projects/{project['id']}/dataset"
+    for offset in (10**30, 2**63, 2**31):
+        response = client.get(f"{url}/cells", params={"offset": offset}, headers=alice.headers)
+        assert response.status_code == 422, (offset, response.text)
+        assert response.json()["code"] == "validation_error" and "offset" in response.json()["detail"]
+    assert cells(client, alice, project["id"], offset=2**31 - 1)["items"] == []
+    for seed in (-1, 2**32, 10**30):
+        response = export(client, alice, project["id"], seed=seed)
+        assert response.status_code == 422, (seed, response.text)
+        assert response.json()["code"] == "validation_error" and "seed" in response.json()["detail"]
+    assert export(client, alice, project["id"], seed=2**32 - 1).status_code == 200
+

@@ -67,7 +67,7 @@ def test_overlapping_extractions_of_one_page_do_not_double_its_cells(tmp_path, p
 
     from digitlab.extraction.service import store_page_result
     from digitlab.pipeline import extract_page
-    from digitlab.scans.models import Scan
+    from digitlab.scans.tables import Scan
 
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url, job_poll_seconds=0.2)
     gray = scanpages.grid_page(seed=51)

@@ -4,18 +4,17 @@ import hashlib
 import socket
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from digitlab.core.models import utcnow
-from digitlab.jobs.models import Job
+from digitlab.core.clock import utcnow
+from digitlab.jobs.tables import Job
 from digitlab.main import create_app
 from tests.api import scanpages
-from tests.api.helpers import new_project, new_user, start_extraction, upload_files, wait_for_status
+from tests.api.helpers import new_project, new_user, start_long_extraction, upload_files
 from tests.conftest import PASSWORD, UserHandle, make_settings, wait_for_job
 
 
@@ -82,19 +81,6 @@ def test_job_left_running_by_a_crash_is_failed_on_start(tmp_path):
             assert client.get(scan["original_url"], headers=user.headers).content == contents[scan["filename"]]
 
 
-def test_job_of_an_instance_that_went_silent_is_failed(tmp_path):
-    """A job claimed by a service on another machine that died: it is failed once it stops showing signs of life."""
-    settings = make_settings(tmp_path / "data", job_stale_seconds=1)
-    with TestClient(create_app(settings)) as client:
-        user = new_user(client, "lea")
-        project = new_project(client, user)
-        owner_id = client.get("/api/auth/me", headers=user.headers).json()["id"]
-        lost = insert_running_job(client.app.state.engine, project["id"], owner_id, "another-host:17",
-                                  utcnow() - timedelta(seconds=30))
-        job = wait_for_status(client, user, lost, leave="running", timeout=10)
-        assert job["status"] == "failed" and job["error"]
-
-
 @pytest.mark.slow
 def test_stopping_the_service_during_a_job(tmp_path):
     """A real worker is running when the service stops; after the restart the job is failed, files intact."""
@@ -102,13 +88,10 @@ def test_stopping_the_service_during_a_job(tmp_path):
     with TestClient(create_app(settings)) as client:
         user = new_user(client, "jan")
         project = new_project(client, user)
-        upload_files(client, user, project["id"],
-                     *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=60 + i))) for i in range(4)])
-        job = start_extraction(client, user, project["id"])
-        wait_for_status(client, user, job["id"], reach="running")
+        job = start_long_extraction(client, user, project["id"], pages=6, seed=60)
         before = originals(client, user, project["id"])
         runner = client.app.state.runner
-        workers = list(runner._processes.values()) if hasattr(runner, "_processes") else []
+        workers = runner.job_processes()
 
     for process in workers:  # the worker must not outlive the service
         assert not process.is_alive()
@@ -131,10 +114,7 @@ def test_starting_a_second_instance_leaves_running_jobs_alone(tmp_path):
     with TestClient(create_app(settings)) as client:
         user = new_user(client, "kim")
         project = new_project(client, user)
-        upload_files(client, user, project["id"],
-                     *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=80 + i))) for i in range(12)])
-        job = start_extraction(client, user, project["id"])
-        wait_for_status(client, user, job["id"], reach="running")
+        job = start_long_extraction(client, user, project["id"], pages=12, seed=80)
         # A second service process starts on the same data and stops again.
         other = subprocess.run(
             [sys.executable, "-c", SECOND_INSTANCE, str(settings.data_dir), settings.database_url],

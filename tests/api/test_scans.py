@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from digitlab.main import create_app
 from tests.api import scanpages
 from tests.api.helpers import decode_image as decode
-from tests.api.helpers import stored_files
-from tests.conftest import PASSWORD, make_settings
+from tests.api.helpers import start_extraction, stored_files
+from tests.conftest import PASSWORD, make_settings, wait_for_job
 
 
 def upload(client, user, project_id, *files):
@@ -219,6 +219,11 @@ BAD_FILES = {
     "pdf without pages": ("empty.pdf", scanpages.empty_pdf(), 422, "pdf_no_pages"),
     "password pdf": ("locked.pdf", scanpages.pdf_pages(1, encrypt="secret"), 422, "pdf_encrypted"),
     "gif": ("anim.gif", b"GIF89a" + b"\x00" * 100, 415, "unsupported_type"),
+    # Data that makes no sense (issue 8, point 10): a page too small to hold a sheet.
+    "1x1 scan": ("dot.png", scanpages.png(np.zeros((1, 1), np.uint8)), 422, "too_small"),
+    "pdf page of 0.1 pt": ("tiny.pdf", scanpages.blank_pdf(1, 0.1, 0.1), 422, "too_small"),
+    "tiff with a 1-pixel page": ("stack.tif", scanpages.multipage_tiff([np.zeros((90, 60), np.uint8),
+                                                                       np.zeros((1, 60), np.uint8)]), 422, "too_small"),
 }
 
 
@@ -298,14 +303,14 @@ def test_simultaneous_uploads_of_one_file_keep_the_stored_scan_intact(client, al
     from digitlab.scans import service
 
     both_checked = threading.Barrier(2, timeout=20)
-    real_validate = service._validate
+    real_decode = service._decode_pages
 
-    def validate_together(settings, incoming):
-        result = real_validate(settings, incoming)
+    def decode_together(settings, file):
+        result = real_decode(settings, file)
         both_checked.wait()  # both requests have passed the duplicate check before either stores
         return result
 
-    monkeypatch.setattr(service, "_validate", validate_together)
+    monkeypatch.setattr(service, "_decode_pages", decode_together)
     data = scanpages.small_png(30)
     responses = []
 
@@ -325,3 +330,27 @@ def test_simultaneous_uploads_of_one_file_keep_the_stored_scan_intact(client, al
     [scan] = list_scans(client, alice, project["id"])
     original = client.get(scan["original_url"], headers=alice.headers)
     assert original.status_code == 200 and original.content == data
+
+
+def test_example_pages_become_scans_with_250_samples_of_each_digit(client, alice, project):
+    """A student without printer or scanner adds the shipped example pages with one click, once."""
+    response = client.post(f"/api/projects/{project['id']}/scans/examples", headers=alice.headers)
+    assert response.status_code == 201, response.text
+    scans = response.json()
+    assert [s["filename"] for s in scans] == [f"example-page-{n}.png" for n in range(1, 6)]
+    assert list_scans(client, alice, project["id"]) == scans
+    again = client.post(f"/api/projects/{project['id']}/scans/examples", headers=alice.headers)
+    assert again.status_code == 409 and again.json()["code"] == "duplicate_upload"
+    assert len(list_scans(client, alice, project["id"])) == 5
+
+    job = wait_for_job(client, alice, start_extraction(client, alice, project["id"])["id"])
+    assert job["status"] == "succeeded", job
+    summary = client.get(f"/api/projects/{project['id']}/dataset", headers=alice.headers).json()
+    assert {c["label"]: c["included"] for c in summary["labels"]} == {str(d): 250 for d in range(10)}
+
+
+def test_example_pages_need_a_project_of_the_digits(client, alice, make_project):
+    letters = make_project(alice, "letters", labels=list("abcdefghij"))
+    response = client.post(f"/api/projects/{letters['id']}/scans/examples", headers=alice.headers)
+    assert response.status_code == 409 and response.json()["code"] == "examples_need_digits"
+    assert list_scans(client, alice, letters["id"]) == []

@@ -5,6 +5,7 @@ One short MLP training (4 epochs on 300 synthetic digits) runs once for the modu
 start by two WebSocket clients; most tests read what it left behind.
 """
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -14,14 +15,19 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from digitlab.main import create_app
+from digitlab.training.schemas import training_message
 from tests.api.helpers import all_cells, new_project, new_user
-from tests.api.trainings import (CNN_LAYERS, DIGITS, MLP_LAYERS, assert_valid_messages, data_url_image, digits, drawing,
-                                 events_of, import_samples, message_validator, read_until_end, receive_json,
-                                 socket_url, start_training, trainings_url, wait_for_training)
+from tests.api.trainings import (CNN_LAYERS, DIGITS, MESSAGE_SCHEMA_PATH, MLP_LAYERS, assert_valid_messages,
+                                 data_url_image, digits, drawing, events_of, import_samples, message_validator,
+                                 read_until_end, receive_json, socket_url, start_training, trainings_url,
+                                 wait_for_training)
 from tests.conftest import make_settings
 
 EPOCHS = 4
 SEED = 7
+# What new trainings get unless asked otherwise: augmentation, the best epoch kept, a cosine learning rate.
+DEFAULT_GENERALISATION = {"early_stopping": 10, "lr_schedule": "cosine",
+                          "augmentation": {"rotation": 12.0, "shift": 0.08, "zoom": 0.1, "stroke": 0.5, "elastic": 2.0}}
 PER_LABEL = 30  # 300 samples: 240 train, 30 validation, 30 test (3 of each label)
 
 
@@ -216,9 +222,21 @@ def test_malformed_network_choices_are_422(service, body):
     assert training_count(service) == before
 
 
+@pytest.mark.parametrize("ranges", [{"rotation": -1}, {"rotation": 46}, {"shift": 0.31}, {"zoom": -0.1},
+                                    {"stroke": 1.5}, {"elastic": 5}, {"rotation": "a lot"}, {"twist": 3}])
+def test_augmentation_ranges_out_of_bounds_are_422(service, ranges):
+    before = training_count(service)
+    response = service.client.post(trainings_url(service.project["id"]), json={"augmentation": ranges},
+                                   headers=service.anna.headers)
+    assert response.status_code == 422, response.text
+    assert next(iter(ranges)) in response.json()["detail"]
+    assert training_count(service) == before
+
+
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("epochs", 501), ("batch_size", 0), ("learning_rate", 0),
                                           ("learning_rate", 2), ("val_fraction", 0.6), ("test_fraction", 0),
-                                          ("seed", -1), ("early_stopping", -1), ("epochs", "thirty")])
+                                          ("seed", -1), ("early_stopping", -1), ("epochs", "thirty"),
+                                          ("lr_schedule", "step"), ("augmentation", 1)])
 def test_bad_training_settings_are_422(service, field, value):
     before = training_count(service)
     response = service.client.post(trainings_url(service.project["id"]), json={"architecture": "mlp", field: value},
@@ -279,8 +297,8 @@ def test_fewer_than_two_labels_is_refused(service, labels_present):
 
 @pytest.mark.slow
 def test_stream_from_the_start_follows_the_schema_and_order(world):
-    messages = world.live
-    assert_valid_messages(message_validator(), messages)
+    assert_valid_messages(message_validator(), world.live)
+    messages = [m for m in world.live if m["type"] != "queue"]  # its place while it waited, if it did (not stored)
     assert all(m["training_id"] == world.training["id"] for m in messages)
     types = [m["type"] for m in messages]
     assert types[0] == "status" and messages[0]["status"] in ("queued", "running") and messages[0]["epochs"] == EPOCHS
@@ -312,6 +330,43 @@ def test_stream_from_the_start_follows_the_schema_and_order(world):
     assert end["status"] == "succeeded" and end["error"] is None
     assert end["epochs_run"] == EPOCHS and end["stopped"] == "completed"
     assert 0 <= end["test"]["accuracy"] <= 1 and end["test"]["loss"] > 0
+
+
+def test_the_message_models_say_what_the_shared_schema_says():
+    """The server builds every stream message with the models of digitlab.training.schemas (the OpenAPI document
+    shows them): the same message types, fields and allowed values as shared/schemas/training-message.schema.json,
+    and at least its required fields."""
+    shared = json.loads(MESSAGE_SCHEMA_PATH.read_text())
+    generated = training_message.json_schema()
+    definitions = generated["$defs"]
+
+    def resolve(schema: dict) -> dict:
+        return definitions[schema["$ref"].rpartition("/")[2]] if "$ref" in schema else schema
+
+    def allowed(schema: dict) -> set | None:
+        """The values a property may take when it is a closed set (enum, const, or those or null)."""
+        schema = resolve(schema)
+        if "enum" in schema:
+            return set(schema["enum"])
+        if "const" in schema:
+            return {schema["const"]}
+        if "anyOf" in schema:
+            parts = [{None} if part.get("type") == "null" else allowed(part) for part in schema["anyOf"]]
+            return None if None in parts else set().union(*parts)
+        return None
+
+    models = {kind: resolve({"$ref": ref}) for kind, ref in generated["discriminator"]["mapping"].items()}
+    assert set(models) == set(shared["properties"]["type"]["enum"])
+    for branch in shared["oneOf"]:
+        kind = branch["properties"]["type"]["const"]
+        model = models[kind]
+        properties = {"type", "training_id"} | set(branch["properties"])
+        assert set(model["properties"]) == properties, kind
+        required = set(shared["required"]) | set(branch["required"])
+        assert required <= set(model.get("required", [])) | {"type"}, kind
+        for name, schema in branch["properties"].items():
+            if "enum" in schema or "const" in schema:
+                assert allowed(model["properties"][name]) == allowed(schema), (kind, name)
 
 
 @pytest.mark.slow
@@ -365,15 +420,35 @@ def test_only_the_owner_can_open_the_socket(world):
         f"/api/projects/{annas_other['id']}/trainings/{training['id']}/ws?token={anna.token}",
         f"/api/projects/{training['project_id']}/trainings/999999/ws?token={anna.token}",
     ]
+    not_authenticated = refused[1:4]
     for url in refused:
         with pytest.raises(WebSocketDisconnect) as refusal:
             with client.websocket_connect(url) as ws:
                 receive_json(ws, timeout=10)
-        assert refusal.value.code == 1008, url
+        # A close code the client can act on: log in again, or there is no such training (for you).
+        assert refusal.value.code == (4401 if url in not_authenticated else 4404), url
     # An API token (what a learning platform uses) of the owner is fine.
     api_token = client.post("/api/auth/api-tokens", json={"name": "moodle"}, headers=anna.headers).json()["token"]
     with client.websocket_connect(socket_url(training, token=api_token)) as ws:
         assert receive_json(ws, timeout=10)["type"] == "status"
+
+
+@pytest.mark.slow
+def test_the_token_travels_in_a_subprotocol_or_header_instead_of_the_address(world):
+    """Browsers offer ["digitlab.bearer", token]; the server picks only "digitlab.bearer" (never echoes the
+    token). REST clients may send the Authorization header. Neither puts the token in a logged URL."""
+    client, anna, ben = world.client, world.anna, world.ben
+    url = world.training["websocket_url"]
+    with client.websocket_connect(url, subprotocols=["digitlab.bearer", anna.token]) as ws:
+        assert ws.accepted_subprotocol == "digitlab.bearer"
+        assert receive_json(ws, timeout=10)["type"] == "status"
+    with client.websocket_connect(url, headers={"Authorization": f"Bearer {anna.token}"}) as ws:
+        assert receive_json(ws, timeout=10)["type"] == "status"
+    for subprotocols in (["digitlab.bearer", ben.token], ["digitlab.bearer"], ["something", anna.token]):
+        with pytest.raises(WebSocketDisconnect) as refusal:
+            with client.websocket_connect(url, subprotocols=subprotocols) as ws:
+                receive_json(ws, timeout=10)
+        assert refusal.value.code in (4401, 4404), subprotocols
 
 
 # ------------------------------------------------------------------------------------------ the project's trainings
@@ -388,7 +463,9 @@ def test_list_shows_each_training_with_settings_and_final_figures(world, finishe
     assert item["status"] == "succeeded" and item["progress"] == 1.0 and item["error"] is None
     assert item["architecture"] == "mlp" and item["activation"] == "relu"
     assert item["settings"] == {"epochs": EPOCHS, "batch_size": 32, "learning_rate": 0.001, "val_fraction": 0.1,
-                                "test_fraction": 0.1, "seed": SEED, "early_stopping": None}
+                                "test_fraction": 0.1, "seed": SEED, **DEFAULT_GENERALISATION}
+    losses = [m["val_loss"] for m in world.live if m["type"] == "epoch"]
+    assert item["best_epoch"] == losses.index(min(losses)) + 1
     assert item["summary"]["total_params"] == 89_610
     assert item["labels"] == list(DIGITS)
     assert item["epochs_run"] == EPOCHS and item["stopped"] == "completed"
@@ -490,7 +567,8 @@ def test_defaults_and_cancelling_straight_away(service):
     training = start_training(client, anna, service.project["id"])
     assert training["architecture"] == "mlp" and training["activation"] == "relu"
     assert training["settings"] == {"epochs": 30, "batch_size": 32, "learning_rate": 0.001, "val_fraction": 0.1,
-                                    "test_fraction": 0.1, "seed": 0, "early_stopping": None}
+                                    "test_fraction": 0.1, "seed": 0, **DEFAULT_GENERALISATION}
+    assert training["best_epoch"] is None  # not before it has finished
     assert training["status"] in ("queued", "running")
     url = trainings_url(service.project["id"], training["id"])
     assert client.post(f"{url}/cancel", headers=anna.headers).status_code == 200
@@ -504,10 +582,23 @@ def test_defaults_and_cancelling_straight_away(service):
 def test_early_stopping_setting_is_kept(service):
     client, anna = service.client, service.anna
     training = start_training(client, anna, service.project["id"], epochs=3, early_stopping=2, seed=4,
-                              learning_rate=0.01, batch_size=16, val_fraction=0.2, test_fraction=0.15)
+                              learning_rate=0.01, batch_size=16, val_fraction=0.2, test_fraction=0.15,
+                              augmentation={"rotation": 5, "shift": 0, "zoom": 0.2, "stroke": 1, "elastic": 1.5},
+                              lr_schedule="constant")
     client.post(f"{trainings_url(service.project['id'], training['id'])}/cancel", headers=anna.headers)
     assert training["settings"] == {"epochs": 3, "batch_size": 16, "learning_rate": 0.01, "val_fraction": 0.2,
-                                    "test_fraction": 0.15, "seed": 4, "early_stopping": 2}
+                                    "test_fraction": 0.15, "seed": 4, "early_stopping": 2, "lr_schedule": "constant",
+                                    "augmentation": {"rotation": 5, "shift": 0, "zoom": 0.2, "stroke": 1,
+                                                     "elastic": 1.5}}
+    wait_for_training(client, anna, training, timeout=30)
+
+
+def test_augmentation_and_early_stopping_can_be_switched_off(service):
+    client, anna = service.client, service.anna
+    training = start_training(client, anna, service.project["id"], epochs=3, augmentation=None, early_stopping=None)
+    client.post(f"{trainings_url(service.project['id'], training['id'])}/cancel", headers=anna.headers)
+    assert training["settings"]["augmentation"] is None and training["settings"]["early_stopping"] is None
+    wait_for_training(client, anna, training, timeout=120)
     wait_for_training(client, anna, training, timeout=30)
 
 
@@ -602,6 +693,38 @@ def test_deleting_the_project_ends_the_stream_cleanly(service):
             assert exc.code in (1000, 1001, 1008), exc.code
         else:
             assert received[-1]["status"] == "cancelled", received[-1]
+
+
+@pytest.mark.slow
+def test_a_socket_stops_the_moment_its_training_is_no_longer_the_watchers(service):
+    """Hardening point 4: a socket checked ownership only at connect; when the id later named another user's
+    training, it streamed that user's messages. Access is now checked on every read: when the training's
+    project belongs to someone else (here moved in the database, as a reused id once did), the watcher gets
+    an end message and the socket closes, and nothing of the new owner's training reaches them."""
+    from digitlab.core.db import unit_of_work
+    from digitlab.projects.tables import Project
+
+    client, anna, ben = service.client, service.anna, service.ben
+    project = new_project(client, anna, "watched")
+    x, y = digits(10, seed=14)
+    import_samples(client, anna, project["id"], x, y)
+    training = start_training(client, anna, project["id"], architecture="cnn", epochs=50)
+    ben_id = client.get("/api/auth/me", headers=ben.headers).json()["id"]
+    with client.websocket_connect(socket_url(training, anna)) as ws:
+        assert receive_json(ws, timeout=60)["type"] == "status"
+        with unit_of_work(client.app.state.engine) as session:
+            moved = session.get(Project, project["id"])
+            assert moved is not None
+            moved.owner_id = ben_id
+        received = []
+        try:
+            while not received or received[-1]["type"] != "end":
+                received.append(receive_json(ws, timeout=30))
+        except WebSocketDisconnect:
+            pass
+    assert received and received[-1]["type"] == "end", received
+    assert received[-1]["status"] == "cancelled" and received[-1]["epochs_run"] == 0
+    client.post(f"{trainings_url(project['id'], training['id'])}/cancel", headers=ben.headers)
 
 
 @pytest.mark.slow

@@ -15,12 +15,11 @@ import numpy as np
 from jsonschema import Draft202012Validator
 
 from digitlab.ml.synthetic import make_digits
-from tests.conftest import UserHandle
+from tests.conftest import UserHandle, job_finished, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGE_SCHEMA_PATH = REPO / "shared" / "schemas" / "training-message.schema.json"
 DIGITS = "0123456789"
-FINISHED = ("succeeded", "failed", "cancelled")
 
 # Exact sizes of the presets for ten labels (the seed notebook's networks).
 MLP_LAYERS = [("flatten", "flatten", [784], 0, None), ("dense", "dense", [100], 78_500, "relu"),
@@ -78,14 +77,9 @@ def start_training(client, user: UserHandle, project_id: int, **body) -> dict:
 
 
 def wait_for_training(client, user: UserHandle, training: dict, timeout: float = 180.0) -> dict:
-    deadline = time.monotonic() + timeout
     url = trainings_url(training["project_id"], training["id"])
-    while time.monotonic() < deadline:
-        current = client.get(url, headers=user.headers).json()
-        if current["status"] in FINISHED:
-            return current
-        time.sleep(0.1)
-    raise AssertionError(f"training {training['id']} did not finish within {timeout} s: {current}")
+    return wait_until(lambda: client.get(url, headers=user.headers).json(), job_finished, timeout,
+                      f"training {training['id']}")
 
 
 def socket_url(training: dict, user: UserHandle | None = None, token: str | None = None) -> str:
@@ -120,9 +114,10 @@ def read_until_end(ws, first: list[dict] | None = None, timeout: float = 180.0,
 
 
 def events_of(messages: list[dict]) -> list[dict]:
-    """The stored part of a stream: everything but the leading `status` (which says where it stands *now*)."""
+    """The stored part of a stream: everything but the leading `status` and the `queue` messages (which say where
+    it stands *now*)."""
     assert messages[0]["type"] == "status"
-    return messages[1:]
+    return [message for message in messages[1:] if message["type"] != "queue"]
 
 
 # ------------------------------------------------------------------------------------------ images

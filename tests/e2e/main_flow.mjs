@@ -1,14 +1,12 @@
 // End-to-end: the student's whole workflow in real headless Chromium against the real service.
 // Usage: node tests/e2e/main_flow.mjs --base http://127.0.0.1:PORT --scans DIR --out test-artifacts/e2e
 // Prints "BENCH <model> <ms> ms per update" lines; exits non-zero on the first failed check.
-import { createRequire } from "node:module";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-// playwright-core lives in frontend/node_modules (the only npm project in the repo).
-const require = createRequire(new URL("../../frontend/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
+import { check, countColours, drawStrokes, launch, stayOn, SEVEN, ZERO } from "./browser.mjs";
+import { compareTrainings, suspiciousFirst } from "./compare_suspicious.mjs";
 
 const { values: args } = parseArgs({ options: {
   base: { type: "string" }, scans: { type: "string" }, out: { type: "string", default: "test-artifacts/e2e" },
@@ -22,29 +20,22 @@ const badFile = join(out, "not-a-scan.png");
 writeFileSync(badFile, "this is text, not a picture");
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
-function check(cond, message) { if (!cond) throw new Error(`check failed: ${message}`); }
 
-const browser = await chromium.launch({
-  executablePath: args.chromium, headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch(args.chromium);
 const outside = [];
 const pageErrors = [];
+const blocked = []; // Content-Security-Policy violations: the policy must let the whole app work
 let shot = 0;
 
 async function newPage(locale = "en-US") {
   const context = await browser.newContext({ locale, viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
-  // The browser must never need the internet: record (and refuse) any request elsewhere.
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-    outside.push(url);
-    return route.abort();
-  });
+  await stayOn(context, base, outside);
   page.on("pageerror", (e) => pageErrors.push(String(e)));
-  page.on("console", (m) => { if (m.type() === "error") log("console error:", m.text()); });
+  page.on("console", (m) => {
+    if (m.type() === "error") log("console error:", m.text());
+    if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+  });
   return page;
 }
 
@@ -63,19 +54,6 @@ async function register(page, username) {
   await page.waitForSelector("#project-name");
 }
 
-/** Draw strokes with the mouse on the pad (coordinates 0..1 of the pad). */
-async function drawStrokes(page, strokes, steps = 12) {
-  const box = await page.locator("#drawpad").boundingBox();
-  for (const stroke of strokes) {
-    const [x0, y0] = stroke[0];
-    await page.mouse.move(box.x + x0 * box.width, box.y + y0 * box.height);
-    await page.mouse.down();
-    for (const [x, y] of stroke.slice(1)) await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps });
-    await page.mouse.up();
-  }
-}
-const SEVEN = [[[0.25, 0.2], [0.75, 0.2], [0.45, 0.85]]];
-const ZERO = [[[0.5, 0.15], [0.3, 0.3], [0.28, 0.7], [0.5, 0.85], [0.7, 0.7], [0.72, 0.3], [0.5, 0.15]]];
 
 async function waitTraining(page) {
   // The chart fills while the training runs; it ends with a status line marked ok.
@@ -93,16 +71,7 @@ async function playground(page, pid, tid, name) {
   const prediction = await page.textContent("#prediction");
   check(/“.+”/.test(prediction), `a prediction is shown (${prediction})`);
   // Coloured activations: count clearly blue and clearly orange pixels on the activation canvas.
-  const colours = await page.evaluate(() => {
-    const c = document.getElementById("activations");
-    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let blue = 0, orange = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i + 2] > d[i] + 40) blue++;
-      else if (d[i] > d[i + 2] + 40 && d[i + 1] > 60) orange++;
-    }
-    return { blue, orange };
-  });
+  const colours = await countColours(page);
   log(name, "prediction:", prediction, "activation pixels:", colours);
   check(colours.blue > 100, "blue (positive) activations drawn");
   await screenshot(page, `playground-${name}`);
@@ -152,9 +121,7 @@ try {
   await page.click(".tabs a[href$='/dataset']");
   await page.waitForSelector(".cells .cell");
   await page.click(".cells .cell >> nth=0");
-  await page.waitForSelector("dialog.modal");
-  await screenshot(page, "dataset-edit");
-  await page.click("dialog.modal .row button >> nth=0");
+  await page.keyboard.press("x"); // leaves the selected sample out; it stays in its place, greyed
   await page.waitForSelector(".cells .cell.excluded");
   await screenshot(page, "dataset");
 
@@ -196,6 +163,11 @@ try {
   await page.waitForSelector(".history table");
   await screenshot(page, "training-history");
 
+  // ---- the two trainings side by side, then the dataset's suspicious samples first (issue 13) -------------
+  await compareTrainings(page, { a: mlpTid, b: cnnTid, log, screenshot });
+  await page.goto(`${base}/#/projects/${pid}/dataset`);
+  await suspiciousFirst(page, { log, screenshot });
+
   // ---- playground ------------------------------------------------------------------------------------
   const mlpMs = await playground(page, pid, mlpTid, "mlp");
   const cnnMs = await playground(page, pid, cnnTid, "cnn");
@@ -230,6 +202,7 @@ try {
 
   check(outside.length === 0, `no request left our server: ${outside.join(", ")}`);
   check(pageErrors.length === 0, `no uncaught page errors: ${pageErrors.join(" | ")}`);
+  check(blocked.length === 0, `nothing blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);
   log(`OK (MLP ${mlpMs.toFixed(2)} ms, CNN ${cnnMs.toFixed(2)} ms per update)`);
 } finally {
   await browser.close();

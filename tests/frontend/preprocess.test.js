@@ -2,12 +2,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { normalizeSample, inkFromRgba, CONTRACT_VERSION } from "../../frontend/src/inference/preprocess.js";
+import { normalizeSample, inkFromRgba, CONTRACT_VERSION, INK_THRESHOLD, FIT_SIDE, CANVAS_SIDE } from "../../frontend/src/inference/preprocess.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../shared/preprocessing/vectors.json", import.meta.url)));
+const contract = JSON.parse(readFileSync(new URL("../../shared/preprocessing/contract.json", import.meta.url)));
+const SIDE = contract.canvas_side;
 
 test("contract version matches the shared vectors", () => {
   assert.equal(CONTRACT_VERSION, vectors.contract_version);
+});
+
+test("the constants are the shared contract's (contract.json, written from the server's one source)", () => {
+  assert.deepEqual({ contract_version: CONTRACT_VERSION, ink_threshold: INK_THRESHOLD, fit_side: FIT_SIDE, canvas_side: CANVAS_SIDE },
+    contract);
 });
 
 for (const vector of vectors.vectors) {
@@ -15,11 +22,12 @@ for (const vector of vectors.vectors) {
     // JSON cannot hold NaN/inf; the vectors may spell them as strings.
     const input = vector.input.map((row) => row.map((v) => (typeof v === "string" ? Number(v.replace("inf", "Infinity")) : v)));
     const out = normalizeSample(input);
-    assert.equal(out.length, 784);
-    for (let y = 0; y < 28; y++) {
-      for (let x = 0; x < 28; x++) {
-        const diff = Math.abs(out[y * 28 + x] - vector.output[y][x]);
-        assert.ok(diff <= vectors.tolerance, `${vector.name} (${y},${x}): ${out[y * 28 + x]} vs ${vector.output[y][x]}`);
+    assert.equal(out.length, SIDE * SIDE);
+    assert.equal(vector.output.length, SIDE);
+    for (let y = 0; y < SIDE; y++) {
+      for (let x = 0; x < SIDE; x++) {
+        const diff = Math.abs(out[y * SIDE + x] - vector.output[y][x]);
+        assert.ok(diff <= vectors.tolerance, `${vector.name} (${y},${x}): ${out[y * SIDE + x]} vs ${vector.output[y][x]}`);
       }
     }
   });

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { activationColor, buildLut, lutIndex, layerScale, POSITIVE, NEGATIVE, LUT_STEPS } from "../../frontend/src/render/colors.js";
-import { chartData } from "../../frontend/src/render/series.js";
+import { chartData, bestEpoch, bestMarker, memorisingSince } from "../../frontend/src/render/series.js";
 import { layerGeometry, fitGrid, layoutColumns, unitPosition, paintColumn, argmax, shapeText, LABEL_HEIGHT } from "../../frontend/src/render/layout.js";
 
 test("zero is paper, full positive is blue, full negative is orange", () => {
@@ -73,7 +73,7 @@ test("unitPosition maps NHWC indices into tiles; paintColumn colours each unit",
   const values = new Float32Array(12);
   values[8] = 1;
   const lut = buildLut();
-  paintColumn(pixels, col, values, lut, lutIndex, 1, 7);
+  paintColumn(pixels, col, values, lut, 1, 7);
   assert.equal(pixels[py * col.grid.nativeW + px], lut[lutIndex(1, 1)]);
   assert.equal(argmax(values), 8);
 });
@@ -84,4 +84,39 @@ test("chart data is columnar and ordered by epoch", () => {
     { epoch: 1, loss: 1.0, val_loss: 1.1, accuracy: 0.5, val_accuracy: 0.4 },
   ]);
   assert.deepEqual(data, [[1, 2], [1.0, 0.5], [1.1, 0.6], [0.5, 0.8], [0.4, 0.7]]);
+});
+
+/** @param {number[]} valLosses */
+const epochsOf = (valLosses) => valLosses.map((v, i) => ({ epoch: i + 1, loss: 0.1, val_loss: v, accuracy: 0.9, val_accuracy: 0.9 }));
+
+test("the best epoch is the lowest validation loss and the chart marks only it", () => {
+  const epochs = epochsOf([0.9, 0.4, 0.3, 0.35, 0.5]);
+  assert.equal(bestEpoch(epochs)?.epoch, 3);
+  assert.deepEqual(bestMarker(epochs), [null, null, 0.3, null, null]);
+  assert.equal(bestEpoch([]), null);
+});
+
+test("memorising is said once the validation loss has risen for a few epochs after the best", () => {
+  assert.equal(memorisingSince(epochsOf([0.9, 0.5, 0.3, 0.2])), null); // still improving
+  assert.equal(memorisingSince(epochsOf([0.9, 0.3, 0.35, 0.33])), null); // only two epochs since the best
+  assert.equal(memorisingSince(epochsOf([0.9, 0.3, 0.32, 0.31, 0.305])), null); // above the best, but not rising
+  assert.equal(memorisingSince(epochsOf([0.9, 0.3, 0.32, 0.36, 0.4]))?.epoch, 2);
+});
+
+test("augmented versions keep the 28x28 input in 0..1, differ from each other and repeat with the seed", async () => {
+  const { augmentedVersions } = await import("../../frontend/src/render/augment.js");
+  const input = new Float32Array(28 * 28);
+  for (let y = 8; y < 20; y++) input[y * 28 + 13] = input[y * 28 + 14] = 1; // a "1"
+  const ranges = { rotation: 12, shift: 0.08, zoom: 0.1, stroke: 0.5, elastic: 2 };
+  const versions = augmentedVersions(input, ranges, 4, 7);
+  assert.equal(versions.length, 4);
+  for (const v of versions) {
+    assert.equal(v.length, 784);
+    assert.ok(v.every((x) => x >= 0 && x <= 1));
+    assert.ok(v.some((x) => x > 0.5)); // the stroke is still there
+  }
+  assert.notDeepEqual(versions[0], versions[1]);
+  assert.deepEqual(augmentedVersions(input, ranges, 4, 7), versions);
+  const unchanged = augmentedVersions(input, { rotation: 0, shift: 0, zoom: 0, stroke: 0, elastic: 0 }, 1, 7)[0];
+  assert.deepEqual(Array.from(unchanged), Array.from(input));
 });

@@ -1,75 +1,62 @@
-"""The embedded runner's guarantees: a lost worker ends its job within a bounded time, with a reason."""
+"""What only the embedded runner does (the behaviour both backends share is in test_behaviour.py)."""
 
-import os
-import signal
 import time
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from digitlab.core.models import utcnow
-from digitlab.jobs.models import Job
-from digitlab.jobs.runner import LOST_REASON
+from digitlab.jobs.tables import Job
 from digitlab.main import create_app
-from tests.api import scanpages
-from tests.api.helpers import new_project, new_user, start_extraction, upload_files, wait_for_status
-from tests.conftest import make_settings
+from tests.api.helpers import new_project, new_user, start_extraction, upload_pages
+from tests.api.trainings import digits, import_samples, start_training, wait_for_training
+from tests.conftest import make_settings, wait_for_job
 
 
-def test_job_whose_worker_went_silent_is_failed_within_the_stale_limit(tmp_path):
-    settings = make_settings(tmp_path / "data", job_stale_seconds=1.0)
-    with TestClient(create_app(settings)) as client:
-        user = new_user(client, "ola")
-        project = new_project(client, user)
-        owner_id = client.get("/api/auth/me", headers=user.headers).json()["id"]
-        # A job another (live-looking) host claimed, whose heartbeats stopped a while ago.
-        with Session(client.app.state.engine) as session:
-            job = Job(project_id=project["id"], owner_id=owner_id, kind="extraction", status="running",
-                      params={"scan_ids": []}, worker="other-host:1",
-                      started_at=utcnow() - timedelta(seconds=30), heartbeat_at=utcnow() - timedelta(seconds=5))
-            session.add(job)
-            session.commit()
-            job_id = job.id
-        ended = wait_for_status(client, user, job_id, leave="running", timeout=10)
-        assert ended["status"] == "failed"
-        assert ended["error"] == LOST_REASON
-
-
-def test_killed_worker_process_fails_its_job_with_a_reason(tmp_path):
-    settings = make_settings(tmp_path / "data", job_concurrency=1)
-    with TestClient(create_app(settings)) as client:
-        user = new_user(client, "per")
-        project = new_project(client, user)
-        upload_files(client, user, project["id"],
-                     *[(f"p{i}.png", scanpages.png(scanpages.grid_page(seed=200 + i))) for i in range(8)])
-        job = start_extraction(client, user, project["id"])
-        wait_for_status(client, user, job["id"], reach="running")
-        runner = client.app.state.runner
-        os.kill(runner._processes[job["id"]].pid, signal.SIGKILL)
-        ended = wait_for_status(client, user, job["id"], leave="running", timeout=10)
-        assert ended["status"] == "failed"
-        assert "stopped unexpectedly" in ended["error"]
-        # Nothing uploaded is lost: every original still downloads.
-        for scan in client.get(f"/api/projects/{project['id']}/scans", headers=user.headers).json():
-            assert client.get(scan["original_url"], headers=user.headers).status_code == 200
-
-
-def test_a_job_is_handed_to_the_prewarmed_spare_worker(tmp_path):
-    """With job_prewarm the spare process (code already imported) runs the job, and a new spare follows."""
+def test_a_training_is_handed_to_the_prewarmed_spare_worker(tmp_path):
+    """With job_prewarm the spare process (code already imported) runs the next training, and a new spare
+    follows; extractions never use it (they have their warm processes)."""
     settings = make_settings(tmp_path / "data", job_prewarm=True)
     with TestClient(create_app(settings)) as client:
         runner = client.app.state.runner
         user = new_user(client, "eva")
         project = new_project(client, user)
-        upload_files(client, user, project["id"], ("p.png", scanpages.png(scanpages.grid_page(seed=7))))
+        upload_pages(client, user, project["id"], 1, seed=7)
+        x, y = digits(6, seed=7)
+        import_samples(client, user, project["id"], x, y)
+        deadline = time.monotonic() + 60
+        while runner._standby is None:
+            assert time.monotonic() < deadline, "no spare worker"
+            time.sleep(0.1)
         spare = runner._standby[0]
-        job = start_extraction(client, user, project["id"])
-        done = wait_for_status(client, user, job["id"], reach="succeeded", timeout=90)
-        assert done["result"]["pages"][0]["status"] == "ok"
-        spare.join(timeout=10)
-        assert spare.exitcode == 0  # a spare exits only after running the job it was handed
-        deadline = time.monotonic() + 10
+        extraction = wait_for_job(client, user, start_extraction(client, user, project["id"])["id"], timeout=90)
+        assert extraction["status"] == "succeeded", extraction
+        assert runner._standby is not None and runner._standby[0].pid == spare.pid  # still waiting for a training
+
+        training = start_training(client, user, project["id"], architecture="mlp", epochs=1)
+        done = wait_for_training(client, user, training, timeout=180)
+        assert done["status"] == "succeeded", done
+        # A spare exits only after running the job it was handed (niced, with TensorFlow to tear down: on a
+        # busy machine that takes a while).
+        spare.join(timeout=90)
+        assert spare.exitcode == 0
+        deadline = time.monotonic() + 60
         while runner._standby is None or runner._standby[0].pid == spare.pid:
             assert time.monotonic() < deadline, "no new spare worker after the job"
             time.sleep(0.1)
+
+
+def test_a_warm_process_is_replaced_after_its_number_of_jobs(tmp_path):
+    """extraction_max_jobs 2, one warm process: the third extraction runs in a new process, the first two in one."""
+    settings = make_settings(tmp_path / "data", extraction_concurrency=1, extraction_max_jobs=2)
+    with TestClient(create_app(settings)) as client:
+        user = new_user(client, "ole")
+        project = new_project(client, user)
+        upload_pages(client, user, project["id"], 1, seed=8)
+        engine = client.app.state.engine
+        workers = []
+        for _ in range(3):
+            done = wait_for_job(client, user, start_extraction(client, user, project["id"])["id"], timeout=90)
+            assert done["status"] == "succeeded", done
+            with Session(engine) as session:
+                workers.append(session.get(Job, done["id"]).worker)
+        assert workers[0] == workers[1] != workers[2], workers

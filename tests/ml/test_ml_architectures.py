@@ -77,10 +77,16 @@ def test_custom_network_shapes_and_names():
     assert "Total params: 559" in summary.text()
 
 
-def test_same_padding_allows_a_kernel_larger_than_its_input():
-    layers = [MaxPooling2D(pool_size=7), Conv2D(filters=2, kernel_size=5, padding="same"), Flatten(),
+def test_same_padding_allows_a_kernel_as_large_as_its_input_but_not_larger():
+    layers = [MaxPooling2D(pool_size=7), Conv2D(filters=2, kernel_size=4, padding="same"), Flatten(),
               Dense(units=2, activation="softmax")]
     assert A.validate(layers, 2).layers[1].output_shape == (4, 4, 2)
+    # Issue 8: a 1000x1000 kernel with 'same' padding passed and TensorFlow aborted the worker (exit -6).
+    for kernel in (5, 1000):
+        error = error_of([MaxPooling2D(pool_size=7), Conv2D(filters=2, kernel_size=kernel, padding="same"),
+                          Flatten(), Dense(units=2, activation="softmax")], 2)
+        assert (error.layer_index, error.layer_name) == (1, "conv2d")
+        assert f"{kernel}x{kernel} kernel is larger than its 4x4 input" in error.message
 
 
 def test_json_layers_are_parsed_and_round_trip():
@@ -146,9 +152,9 @@ def test_parameter_budget():
     error = error_of(A.preset("cnn", 10), max_params=225_033)
     assert error.layer_index is None
     assert "225,034 parameters" in error.message and "225,033" in error.message and "dense" in error.message
-    huge = [Flatten(), Dense(units=100_000), Dense(units=10, activation="softmax")]
+    huge = [Flatten(), Dense(units=8_000), Dense(units=10, activation="softmax")]
     assert error_of(huge).layer_index is None
-    assert A.validate(huge, 10, max_params=None).total_params == 784 * 100_000 + 100_000 + 1_000_010
+    assert A.validate(huge, 10, max_params=None).total_params == 784 * 8_000 + 8_000 + 80_010
 
 
 @pytest.mark.parametrize("raw, index, name, fragment", [
@@ -176,3 +182,106 @@ def test_specs_are_immutable_and_schema_lists_choices():
     schema = Conv2D.model_json_schema()
     assert schema["properties"]["activation"]["enum"] == ["relu", "tanh", "sigmoid"]
     assert schema["properties"]["padding"]["enum"] == ["valid", "same"]
+
+
+# ------------------------------------------------------------------------------------------ issue 8: shapes
+
+SOFTMAX = Dense(units=10, activation="softmax")
+
+
+@pytest.mark.parametrize("layers, index, name, fragment", [
+    ([Conv2D(filters=4, kernel_size=1000, padding="same"), Flatten(), SOFTMAX], 0, "conv2d",
+     "1000x1000 kernel is larger than its 28x28 input"),
+    ([Conv2D(filters=4, kernel_size=29, padding="same"), Flatten(), SOFTMAX], 0, "conv2d", "larger than"),
+    ([Conv2D(filters=4, strides=29), Flatten(), SOFTMAX], 0, "conv2d", "stride 29 is larger"),
+    ([MaxPooling2D(pool_size=4), Conv2D(filters=4, kernel_size=1, strides=8), Flatten(), SOFTMAX], 1, "conv2d",
+     "at most 7"),
+    ([MaxPooling2D(pool_size=1000), Flatten(), SOFTMAX], 0, "max_pooling2d", "leaves nothing"),
+    ([Conv2D(filters=A.MAX_FILTERS + 1, kernel_size=1), Flatten(), SOFTMAX], 0, "conv2d", "at most 1,024"),
+    ([Flatten(), Dense(units=A.MAX_UNITS + 1), SOFTMAX], 1, "dense", "at most 8,192"),
+    ([Flatten(), Dense(units=10**30), SOFTMAX], 1, "dense", "units may be at most"),
+])
+def test_shapes_tensorflow_cannot_or_should_not_run_are_refused(layers, index, name, fragment):
+    error = error_of(layers)
+    assert (error.layer_index, error.layer_name) == (index, name)
+    assert fragment in error.message
+    assert error.code == "invalid_network"
+
+
+def test_limits_still_admit_their_edges():
+    summary = A.validate([Conv2D(filters=A.MAX_FILTERS, kernel_size=28, padding="same", strides=28), Flatten(),
+                          Dense(units=A.MAX_UNITS), SOFTMAX], 10, max_params=None)
+    assert summary.layers[0].output_shape == (1, 1, A.MAX_FILTERS)
+
+
+# ------------------------------------------------------------------------------------------ issue 8: memory
+
+# Issue 8's network: 989,810 parameters (under the 2 M budget), but 28x28x700 values per layer and sample.
+ISSUE_8 = [Conv2D(filters=700, kernel_size=1, padding="same")] * 3 + [MaxPooling2D(pool_size=28), Flatten(), SOFTMAX]
+
+
+def test_estimate_adds_up_its_parts():
+    summary = A.validate(A.preset("mlp", 10), 10)
+    estimate = A.estimate_training_memory(summary, 32)
+    # 784 inputs + 100 + 100 + 10 outputs per sample (Flatten is a reshape, not counted)
+    assert estimate.per_sample_values == 994
+    assert estimate.activations_mb == 1  # 32 x 994 x 4 B x 3, rounded up
+    assert estimate.parameters_mb == 22  # 89,610 x 256 B
+    assert estimate.dataset_mb == 0 and estimate.samples == 0
+    assert estimate.overhead_mb == A.TRAINING_OVERHEAD_MB
+    assert estimate.total_mb == A.TRAINING_OVERHEAD_MB + 1 + 22
+    assert A.estimate_training_memory(summary, 32, samples=4_000).dataset_mb == 36  # 4,000 x 9,408 B
+
+
+def test_estimate_grows_with_the_batch_but_a_batch_is_never_larger_than_the_dataset():
+    summary = A.validate(A.preset("cnn", 10), 10)
+    sizes = [A.estimate_training_memory(summary, batch, 100_000).activations_mb for batch in (1, 32, 256, 4096)]
+    assert sizes == sorted(sizes) and sizes[-1] > 100 * sizes[1]
+    assert (A.estimate_training_memory(summary, 4096, samples=500).activations_mb
+            == A.estimate_training_memory(summary, 500, samples=500).activations_mb)
+    assert A.estimate_training_memory(summary, 32).largest_layer == "conv2d"  # 26x26x32
+    with pytest.raises(ValueError):
+        A.estimate_training_memory(summary, 0)
+
+
+@pytest.mark.parametrize("name", A.PRESETS)
+def test_presets_fit_the_default_limit_with_any_allowed_batch_size(name):
+    summary = A.validate(A.preset(name, 10), 10)
+    limit = A.DEFAULT_MAX_TRAINING_MEMORY_MB
+    assert A.check_training_memory(summary, 32, limit, samples=4_000).total_mb < 1_100  # the default batch
+    assert A.check_training_memory(summary, 32, limit, samples=200_000).total_mb < limit  # the import maximum
+    assert A.check_training_memory(summary, 4096, limit, samples=10_000).total_mb < limit  # the batch maximum
+
+
+def test_issue_8_network_is_refused_for_its_memory_with_advice():
+    summary = A.validate(ISSUE_8, 10)
+    assert summary.total_params == 989_810
+    with pytest.raises(ArchitectureError) as caught:
+        A.check_training_memory(summary, 4096, A.DEFAULT_MAX_TRAINING_MEMORY_MB)
+    error = caught.value
+    assert error.code == "training_memory_too_large"
+    assert error.layer_index is None
+    assert "batch size of 4,096" in error.message and "3,072 MB" in error.message
+    assert "conv2d's 28x28x700 values per sample" in error.message
+    fits = A.largest_batch_size(summary, A.DEFAULT_MAX_TRAINING_MEMORY_MB)
+    assert f"batch size of at most {fits:,}" in error.message
+    assert A.check_training_memory(summary, fits, A.DEFAULT_MAX_TRAINING_MEMORY_MB).total_mb <= 3072
+    with pytest.raises(ArchitectureError):
+        A.check_training_memory(summary, fits + 1, A.DEFAULT_MAX_TRAINING_MEMORY_MB)
+    # The estimate is what issue 8 measured: one 28x28x700 layer output at batch 4096 alone is ~9 GB.
+    assert A.estimate_training_memory(summary, 4096).activations_mb > 3 * 9_000
+
+
+def test_a_network_too_large_even_for_one_sample_asks_for_fewer_filters():
+    wide = [Conv2D(filters=1024, kernel_size=1, padding="same")] * 8 + [Flatten(), SOFTMAX]
+    summary = A.validate(wide, 10, max_params=None)
+    assert A.largest_batch_size(summary, 1000) == 0
+    with pytest.raises(ArchitectureError) as caught:
+        A.check_training_memory(summary, 64, 1000)
+    assert "Even a batch of one sample is too much" in caught.value.message
+    assert "fewer filters" in caught.value.message
+
+
+def test_no_limit_only_estimates():
+    summary = A.validate(ISSUE_8, 10)
+    assert A.check_training_memory(summary, 4096, None).total_mb > 20_000

@@ -29,7 +29,7 @@ def test_mlp_learns_synthetic_digits(trained_mlp, splits):
     assert accuracy > 0.8  # chance is 0.1
     assert result.summary.total_params == 89_610
     assert result.settings == {"epochs": 6, "batch_size": 32, "learning_rate": 0.001, "early_stopping": None,
-                               "seed": 0}
+                               "seed": 0, "augmentation": None, "lr_schedule": "constant"}
 
 
 def test_on_epoch_is_called_once_per_epoch_with_the_history_keys(trained_mlp):

@@ -120,6 +120,8 @@ INKS = {
     "blue": Ink((0.62, 0.74), None, (0.35, 0.8)),
     # HB pencil: light grey and grainy
     "pencil": Ink((0.42, 0.58), (0.55, 1.0), (0.3, 0.6)),
+    # faint pencil pressed lightly: half to two thirds of a black pen's contrast (0.82-0.9), thin, a little grain
+    "faint": Ink((0.43, 0.58), (0.8, 1.0), (0.25, 0.45)),
 }
 
 
@@ -196,7 +198,8 @@ def _paste(page: np.ndarray, cov: np.ndarray, cx: float, cy: float, strength: fl
 
 def render_sheet(dpi: float = 300, line_px: int = 3, ink: str = "black", seed: int = 0, text: bool = True,
                  digit_frac: float = 0.8, speck_frac: float = 0.07, n_cross: int = 8, hershey_frac: float = 0.35,
-                 touch_frac: float = 0.12, size_range: tuple[float, float] = (0.35, 0.85)) -> SynthPage:
+                 touch_frac: float = 0.12, size_range: tuple[float, float] = (0.35, 0.85),
+                 speck_style: str = "dots") -> SynthPage:
     """A clean page at `dpi`: the printed grid (with a printer's offset and scale) and handwriting."""
     rng = np.random.default_rng(seed)
     g = A4_SHEET
@@ -234,6 +237,28 @@ def render_sheet(dpi: float = 300, line_px: int = 3, ink: str = "black", seed: i
             cv2.putText(page, DIGIT_LABELS[grp], (int(left - 8 * ppm), int(yc + 1.5 * ppm)),
                         cv2.FONT_HERSHEY_SIMPLEX, font_scale, 40, th, cv2.LINE_AA)
 
+    truth, digits, crossings, touching, boxes = write_cells(
+        page, centre_x, centre_y, line_px, cell, ppm, rng, ink=ink, digit_frac=digit_frac, speck_frac=speck_frac,
+        n_cross=n_cross, hershey_frac=hershey_frac, touch_frac=touch_frac, size_range=size_range,
+        speck_style=speck_style)
+
+    return SynthPage(gray=page, truth=truth, digits=digits, corners=corners, cell_px=cell,
+                     crossings=crossings, touching=touching, boxes=boxes,
+                     name=f"{dpi:.0f}dpi-{ink}-lw{line_px}-s{seed}")
+
+
+def write_cells(page: np.ndarray, centre_x: np.ndarray, centre_y: np.ndarray, line_px: float, cell: float,
+                ppm: float, rng: np.random.Generator, ink: str = "black", digit_frac: float = 0.8,
+                speck_frac: float = 0.07, n_cross: int = 8, hershey_frac: float = 0.35, touch_frac: float = 0.12,
+                size_range: tuple[float, float] = (0.35, 0.85), speck_style: str = "dots",
+                ) -> tuple[list[str], list[int | None], list[tuple[int, int]], list[int], dict[int, np.ndarray]]:
+    """Handwriting into the grid whose line centres are centre_x (21) and centre_y (31), in place: digits (the
+    row's label), specks and blank cells, some digits touching or crossing a line. Returns the ground truth
+    (truth, digits, crossings, touching, boxes) as in SynthPage.
+
+    speck_style "dots": 1-3 small round dots per speck cell (0.16-0.5 mm); "varied": what lands in blank cells
+    in real life, sized in millimetres so a dot is the same dot at any resolution: round dots 0.2-1.0 mm,
+    pen touch-downs (short ticks up to 1.2 mm), a cluster of fine dust, in the page's ink."""
     n = ROWS * COLUMNS
     roll = rng.random(n)
     truth = [DIGIT if r < digit_frac else SPECK if r < digit_frac + speck_frac else BLANK for r in roll]
@@ -268,6 +293,9 @@ def render_sheet(dpi: float = 300, line_px: int = 3, ink: str = "black", seed: i
         r, c = divmod(idx, COLUMNS)
         cx0, cx1 = centre_x[c] + half, centre_x[c + 1] - half  # cell interior
         cy0, cy1 = centre_y[r] + half, centre_y[r + 1] - half
+        if truth[idx] == SPECK and speck_style == "varied":
+            _varied_speck(page, (cx0 + ppm, cx1 - ppm), (cy0 + ppm, cy1 - ppm), ppm, strength_base, spec, rng)
+            continue
         if truth[idx] == SPECK:
             for _ in range(rng.integers(1, 4)):
                 rad = rng.uniform(0.08, 0.25) * ppm
@@ -328,9 +356,32 @@ def render_sheet(dpi: float = 300, line_px: int = 3, ink: str = "black", seed: i
         boxes[idx] = np.array([[x0 + bx0, y0 + by0], [x0 + bx1 - 1, y0 + by0],
                                [x0 + bx1 - 1, y0 + by1 - 1], [x0 + bx0, y0 + by1 - 1]])
 
-    return SynthPage(gray=page, truth=truth, digits=digits, corners=corners, cell_px=cell,
-                     crossings=crossings, touching=touching, boxes=boxes,
-                     name=f"{dpi:.0f}dpi-{ink}-lw{line_px}-s{seed}")
+
+    return truth, digits, crossings, touching, boxes
+
+
+def _varied_speck(page: np.ndarray, xs: tuple[float, float], ys: tuple[float, float], ppm: float, strength: float,
+                  spec: Ink, rng: np.random.Generator) -> None:
+    """One blank cell's stray mark: a dot, a pen touch-down (short tick) or a cluster of dust, in mm."""
+    kind = rng.choice(["dot", "tick", "dust"], p=[0.5, 0.3, 0.2])
+    px, py = rng.uniform(*xs), rng.uniform(*ys)
+    size = int(2.5 * ppm + 8)
+    cov = np.zeros((size, size), np.uint8)
+    c16 = size * 8  # centre, at 4 bits of sub-pixel precision
+    if kind == "dot":
+        rad = rng.uniform(0.1, 0.5) * ppm
+        cv2.circle(cov, (c16, c16), max(1, int(rad * 16)), 255, -1, cv2.LINE_AA, 4)
+    elif kind == "tick":
+        length, a = rng.uniform(0.4, 1.2) * ppm, rng.uniform(0, np.pi)
+        dx, dy = 0.5 * length * np.cos(a) * 16, 0.5 * length * np.sin(a) * 16
+        width = max(1, round(rng.uniform(*spec.stroke_mm) * ppm))
+        cv2.line(cov, (int(c16 - dx), int(c16 - dy)), (int(c16 + dx), int(c16 + dy)), 255, width, cv2.LINE_AA, 4)
+    else:
+        for _ in range(rng.integers(3, 7)):
+            ox, oy = rng.uniform(-0.6, 0.6, 2) * ppm * 16
+            cv2.circle(cov, (int(c16 + ox), int(c16 + oy)), max(1, int(rng.uniform(0.05, 0.15) * ppm * 16)), 255,
+                       -1, cv2.LINE_AA, 4)
+    _paste(page, cov, px, py, strength, spec.grain, rng)
 
 
 # ---------------------------------------------------------------- degradations
@@ -397,9 +448,12 @@ def scan(page: SynthPage, seed: int = 0, rotate: float = 0.0, perspective: float
 
 
 def phone_photo(page: SynthPage, seed: int = 0, frame: tuple[int, int] = (1500, 2000), fill: float = 0.86,
-                tilt: float = 0.12, rotate: float | None = None, shadow: float = 0.4, jpeg: int = 80) -> SynthPage:
+                tilt: float = 0.12, rotate: float | None = None, shadow: float = 0.4, jpeg: int = 80,
+                warm: bool = False, shadow_width: tuple[float, float] = (0.06, 0.12)) -> SynthPage:
     """The page photographed: strong perspective (top edge `tilt` narrower), on a darker textured table,
-    a soft shadow band across it, uneven light, lower resolution, JPEG. frame = (width, height)."""
+    a soft shadow band across it (darkening by `shadow`), uneven light, lower resolution, JPEG. frame = (width,
+    height). warm: warm indoor light (red > green > blue), saved as a colour JPEG (chroma subsampled) that is
+    then read as grey, as the service does. shadow_width: half-width range of the band, in page heights."""
     rng = np.random.default_rng(seed + 2000)
     fw, fh = frame
     h, w = page.gray.shape
@@ -434,12 +488,20 @@ def phone_photo(page: SynthPage, seed: int = 0, frame: tuple[int, int] = (1500, 
         phi = rng.uniform(0, np.pi)
         s = (x - cx) * math.cos(phi) + (y - cy) * math.sin(phi)
         centre = rng.uniform(-0.2, 0.2) * ph
-        half = rng.uniform(0.06, 0.12) * ph
+        half = rng.uniform(*shadow_width) * ph
         soft = rng.uniform(25, 50)
         band = 1 / (1 + np.exp(-(s - centre + half) / soft)) - 1 / (1 + np.exp(-(s - centre - half) / soft))
         img *= 1 - shadow * band
     img = np.clip(img, 0, 255).astype(np.uint8)
-    img = _finish(img, rng, blur=0.7, noise=4.0, jpeg=jpeg)
+    if warm:
+        # tungsten-like light: blue dimmed most; the sensor's noise is per channel; one colour JPEG
+        colour = np.stack([img * rng.uniform(0.55, 0.7), img * rng.uniform(0.8, 0.9), img.astype(np.float32)], 2)
+        colour += rng.standard_normal(colour.shape, dtype=np.float32) * 4.0
+        colour = cv2.GaussianBlur(np.clip(colour, 0, 255).astype(np.uint8), (0, 0), 0.7)
+        _, buf = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    else:
+        img = _finish(img, rng, blur=0.7, noise=4.0, jpeg=jpeg)
     scale = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / (2 * w)
     return replace(page, gray=img, corners=_apply_h(hm, page.corners), cell_px=page.cell_px * scale,
                    boxes={k: _apply_h(hm, v) for k, v in page.boxes.items()}, name=f"phone-{page.name}")

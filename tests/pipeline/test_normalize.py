@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,17 @@ def test_vectors_file_is_what_make_vectors_produces() -> None:
     spec.loader.exec_module(module)
     names = [name for name, _ in module.inputs()]
     assert names == [v["name"] for v in VECTORS["vectors"]]
+    # contract.json (read by the browser's tests) holds the server's constants, the one source in Python.
+    assert (SHARED / "contract.json").read_text() == module.contract_json()
+
+
+def test_contract_json_holds_the_documented_constants() -> None:
+    """A change here is a new contract version (CONTRACT.md): version 1 is 0.2 / 26 / 28."""
+    contract = json.loads((SHARED / "contract.json").read_text())
+    assert contract == {"contract_version": CONTRACT_VERSION, "ink_threshold": 0.2, "fit_side": 26, "canvas_side": 28}
+    text = (SHARED / "CONTRACT.md").read_text()
+    for name, key in [("INK_THRESHOLD", "ink_threshold"), ("FIT_SIDE", "fit_side"), ("CANVAS_SIDE", "canvas_side")]:
+        assert re.search(rf"^\| `{name}`\s*\| {re.escape(str(contract[key]))}\s*\|", text, re.MULTILINE), name
 
 
 def _blob(h: int, w: int, seed: int) -> np.ndarray:

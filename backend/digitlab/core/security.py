@@ -1,7 +1,11 @@
 """Password hashing (argon2 via pwdlib) and opaque bearer tokens stored only as hashes."""
 
 import hashlib
+import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -13,13 +17,26 @@ _password_hash = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, para
 
 TOKEN_PREFIX = "dl_"
 
+# Password work (hashing, checking, judging strength) is CPU-bound and releases the GIL: thirty students who
+# join at once would otherwise take every core, and every other request of the lesson would wait behind them.
+# At most all cores but one do it at a time; the others queue here, before they touch the database.
+_password_work = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
+
+
+@contextmanager
+def password_work() -> Iterator[None]:
+    with _password_work:
+        yield
+
 
 def hash_password(password: str) -> str:
-    return _password_hash.hash(password)
+    with password_work():
+        return _password_hash.hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    return _password_hash.verify(password, password_hash)
+    with password_work():
+        return _password_hash.verify(password, password_hash)
 
 
 def new_token() -> str:

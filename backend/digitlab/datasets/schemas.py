@@ -2,6 +2,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from digitlab.core.schemas import RequestBody
+from digitlab.core.text import SafeStr
+from digitlab.pipeline.cells import CellStatus
+
 
 class LabelCount(BaseModel):
     label: str
@@ -25,7 +29,7 @@ class CellPublic(BaseModel):
     col: int | None
     label: str
     original_label: str
-    status: str
+    status: CellStatus
     reason: str | None
     included: bool
     image: str | None = Field(description="data: URL of the 28x28 PNG (dark ink on white), null for blank cells")
@@ -38,9 +42,9 @@ class CellPage(BaseModel):
     items: list[CellPublic]
 
 
-class CellUpdate(BaseModel):
+class CellUpdate(RequestBody):
     included: bool | None = None
-    label: str | None = Field(default=None, max_length=16)
+    label: SafeStr | None = Field(default=None, max_length=16)
 
 
 class ImportResult(BaseModel):

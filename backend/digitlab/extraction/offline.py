@@ -30,14 +30,26 @@ def extract_files(paths: list[Path], out_dir: Path, labels: list[str]) -> dict:
             cells = []
             for cell in extraction.cells:
                 image = None
-                if cell.status == "kept":
+                if cell.status == "kept" and cell.image is not None:  # only blank cells have no image
                     image = f"cells/{page_number}/{cell.row:02d}_{cell.col:02d}.png"
                     out.write(image, encode_png(cell.image))
-                cells.append({"row": cell.row, "col": cell.col, "label": cell.label, "kept": cell.status == "kept",
-                              "reason": cell.reason, "image": image})
-            entry = {"file": str(path), "status": "ok", "error": None,
-                     "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in extraction.corners],
-                     "cells": cells}
+                cells.append(
+                    {
+                        "row": cell.row,
+                        "col": cell.col,
+                        "label": cell.label,
+                        "kept": cell.status == "kept",
+                        "reason": cell.reason,
+                        "image": image,
+                    }
+                )
+            entry: dict[str, object] = {
+                "file": str(path),
+                "status": "ok",
+                "error": None,
+                "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in extraction.corners],
+                "cells": cells,
+            }
             if len(decoded) > 1:
                 entry["page"] = page.index
             pages.append(entry)
@@ -47,7 +59,7 @@ def extract_files(paths: list[Path], out_dir: Path, labels: list[str]) -> dict:
 
 
 def _failed(file: str, page_index: int | None, error: str) -> dict:
-    entry = {"file": file, "status": "failed", "error": error, "corners": None, "cells": []}
+    entry: dict[str, object] = {"file": file, "status": "failed", "error": error, "corners": None, "cells": []}
     if page_index is not None:
         entry["page"] = page_index
     return entry

@@ -1,4 +1,5 @@
-"""Job kinds by name -> the function that runs them (imported only inside the worker process)."""
+"""Job kinds by name -> the function that runs them (imported only inside the worker process), and the function
+that says how big a job of that kind is (for the queue's estimates, in the API)."""
 
 import importlib
 from collections.abc import Callable
@@ -6,11 +7,23 @@ from collections.abc import Callable
 JOB_FUNCTIONS = {
     "extraction": "digitlab.extraction.jobs:run_extraction",
     "training": "digitlab.training.jobs:run_training",
+    # Light: onnxruntime on stored samples, never TensorFlow.
+    "other_writers": "digitlab.class_datasets.jobs:run_other_writers",
+    "challenge_scoring": "digitlab.challenges.jobs:run_challenge_scoring",
+    # TensorFlow (k small networks) and cleanlab: the training lane, a fresh process.
+    "label_check": "digitlab.label_checks.jobs:run_label_check",
 }
 
+# kind -> f(session, jobs) -> {job id: estimates.JobSize}
+JOB_SIZES = {
+    "extraction": "digitlab.extraction.jobs:job_sizes",
+    "training": "digitlab.training.service:job_sizes",
+}
 
-# Imported ahead by the spare worker process, so a job starts without waiting for them (TensorFlow ~3 s).
+# Imported ahead by a training's spare worker process, so a job starts without waiting for them (TensorFlow ~3 s).
 PRELOAD = ("digitlab.extraction.jobs", "digitlab.training.jobs", "digitlab.ml.train", "digitlab.ml.export")
+# Imported once by a warm extraction process, before its first job; never TensorFlow.
+WARM_PRELOAD = ("digitlab.extraction.jobs",)
 
 
 def preload() -> None:
@@ -21,6 +34,20 @@ def preload() -> None:
     _tf.keras()
 
 
-def resolve(kind: str) -> Callable:
-    module_name, _, attr = JOB_FUNCTIONS[kind].partition(":")
+def preload_warm() -> None:
+    for module_name in WARM_PRELOAD:
+        importlib.import_module(module_name)
+
+
+def _load(reference: str) -> Callable:
+    module_name, _, attr = reference.partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def resolve(kind: str) -> Callable:
+    return _load(JOB_FUNCTIONS[kind])
+
+
+def sizer(kind: str) -> Callable | None:
+    reference = JOB_SIZES.get(kind)
+    return _load(reference) if reference else None

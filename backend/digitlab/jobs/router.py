@@ -1,25 +1,33 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-from digitlab.api.deps import CurrentUser, Id, RunnerDep, SessionDep
+from fastapi import APIRouter, Query
+
+from digitlab.api.deps import JobDep, ReadableJobDep, ReadableProjectDep, RunnerDep, SessionDep
+from digitlab.api.paging import PageDep
+from digitlab.core.text import SafeStr
 from digitlab.jobs import service
 from digitlab.jobs.schemas import JobPublic
-from digitlab.projects import service as projects_service
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 
 @router.get("/projects/{project_id}/jobs", response_model=list[JobPublic])
-def list_jobs(project_id: Id, session: SessionDep, user: CurrentUser, kind: str | None = None):
-    project = projects_service.get_project(session, user, project_id)
-    return service.list_jobs(session, project, kind)
+def list_jobs(
+    project: ReadableProjectDep,
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[SafeStr | None, Query(max_length=32)] = None,
+):
+    return service.public_list(session, service.list_jobs(session, project, kind, page))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(job_id: Id, session: SessionDep, user: CurrentUser):
-    """Status, progress (0..1), and when finished the result or the error."""
-    return service.get_job(session, user, job_id)
+def get_job(job: ReadableJobDep, session: SessionDep):
+    """Status, progress (0..1), and when finished the result or the error. While it waits: its place in the
+    queue and when it should start and end (`queue`)."""
+    return service.to_public(session, job)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(job_id: Id, session: SessionDep, runner: RunnerDep, user: CurrentUser):
-    return service.cancel(session, runner, service.get_job(session, user, job_id))
+def cancel_job(job: JobDep, session: SessionDep, runner: RunnerDep):
+    return service.to_public(session, service.cancel(session, runner, job))

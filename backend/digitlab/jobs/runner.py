@@ -1,31 +1,30 @@
-"""The job runner interface, and the embedded backend: jobs in the database, each run in a fresh process.
+"""The job runner interface, and the embedded backend: jobs in the database, run in worker processes.
 
 A distributed backend (Celery) implements the same four methods; the services only ever call
-`submit(job_id)` after committing the job row, and `cancel(job_id)` after recording the request.
+`submit(job_id)` after committing the job row, and `cancel(job_id)` after recording the request. Both
+backends change a job's status only through digitlab.jobs.states, and take the next job in the order of
+digitlab.jobs.queue.fair_order.
 """
 
 import logging
 import multiprocessing
-import os
-import socket
 import threading
 from abc import ABC, abstractmethod
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import col
 
 from digitlab.core.config import Settings
-from digitlab.core.models import utcnow
-from digitlab.jobs import claims
-from digitlab.jobs.claims import LOST_REASON  # noqa: F401 - part of this module's API
-from digitlab.jobs.models import CANCELLED, FAILED, RUNNING, Job
+from digitlab.jobs import limits, states
+from digitlab.jobs.heartbeat import Heartbeat
+from digitlab.jobs.queue import Lane
+from digitlab.jobs.tables import Job, JobStatus
+from digitlab.jobs.warm import WarmPool
 from digitlab.jobs.worker import run_job_in_child, wait_for_job_in_child, worker_name
 
 log = logging.getLogger(__name__)
-
-RESTART_REASON = "The service restarted while this job was running. Please start it again."
 
 
 class JobRunner(ABC):
@@ -45,12 +44,18 @@ class JobRunner(ABC):
 
 
 class LocalProcessRunner(JobRunner):
-    """Runs up to `job_concurrency` jobs at once, each in a newly spawned process.
+    """Two lanes (digitlab.jobs.queue.Lane), each with its own slots, so a class's trainings never hold up its
+    extractions:
 
-    Spawned, not forked: TensorFlow is not fork-safe, and a fresh process per job returns all of a
-    training's memory to the system when it ends. With `job_prewarm`, one spare process has already
-    imported the job code (TensorFlow included) and waits for the next job, so a job does not wait
-    seconds for imports; it is still a process that has never run a job before.
+    - extractions: `extraction_concurrency` warm processes that take job after job (warm.py);
+    - trainings (every other kind): up to `job_concurrency` at once, each in a newly spawned process.
+      Spawned, not forked: TensorFlow is not fork-safe, and a fresh process per job returns all of a
+      training's memory to the system when it ends. With `job_prewarm`, one spare process has already
+      imported the job code (TensorFlow included) and waits for the next job, so a job does not wait
+      seconds for imports; it is still a process that has never run a job before.
+
+    This process supervises its job processes: it writes their heartbeats (heartbeat.py) and ends the job
+    of a process that exited without recording an end.
     """
 
     def __init__(self, settings: Settings, engine: Engine):
@@ -63,11 +68,17 @@ class LocalProcessRunner(JobRunner):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._standby: tuple[BaseProcess, Connection] | None = None
+        self._heartbeat = Heartbeat(settings.job_heartbeat_seconds, self._beat, "digitlab-job-heartbeat")
+        self.warm = WarmPool(settings, engine, self._context)
 
     # --- interface -------------------------------------------------------------------------------
     def start(self) -> None:
-        self.recover_interrupted_jobs()
+        recovered = states.recover_interrupted_jobs(self.engine)
+        if recovered:
+            log.warning("%s job(s) interrupted by a restart were ended", recovered)
         self._stopping.clear()
+        self._heartbeat.start()
+        self.warm.start()
         self._thread = threading.Thread(target=self._loop, name="digitlab-job-runner", daemon=True)
         self._thread.start()
 
@@ -76,13 +87,18 @@ class LocalProcessRunner(JobRunner):
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.warm.stop()
+        self._heartbeat.stop()
         with self._lock:
             processes = list(self._processes.items())
             self._processes.clear()
-        for job_id, process in processes:
+        for _, process in processes:
             process.terminate()
             process.join(timeout=5)
-            claims.mark_ended(self.engine, job_id, FAILED, RESTART_REASON)
+        if processes:
+            states.end_abandoned_jobs(
+                self.engine, col(Job.id).in_([job_id for job_id, _ in processes]), reason=states.RESTART_REASON
+            )
         if self._standby is not None:
             process, connection = self._standby
             self._standby = None
@@ -93,46 +109,48 @@ class LocalProcessRunner(JobRunner):
 
     def submit(self, job_id: int) -> None:
         self._wake.set()
+        self.warm.notify()
 
     def cancel(self, job_id: int) -> None:
         with self._lock:
             process = self._processes.get(job_id)
         if process is not None and process.is_alive():
-            process.terminate()
+            process.terminate()  # its job then ends as cancelled when the process is reaped
+        self.warm.cancel(job_id)  # a warm process is kept: its job stops at its next progress report
         self._wake.set()
 
-    # --- internals -------------------------------------------------------------------------------
-    def recover_interrupted_jobs(self) -> int:
-        """Fail the jobs a previous process of this service on this host was running: they have no worker.
-
-        Jobs claimed by another live process (a second instance on the same data) are left alone; if that
-        instance dies, its jobs go stale and `_fail_stale_jobs` ends them.
-        """
-        host = socket.gethostname()
-        with Session(self.engine) as session:
-            running = session.exec(select(Job.id, Job.worker, Job.started_at).where(Job.status == RUNNING)).all()
-            # A claim always records started_at: a running row without it was never really started.
-            orphaned = [job_id for job_id, worker, started_at in running
-                        if started_at is None or _claimed_by_dead_process_here(worker, host)]
-            if orphaned:
-                session.exec(update(Job).where(Job.id.in_(orphaned), Job.status == RUNNING)
-                             .values(status=FAILED, error=RESTART_REASON, finished_at=utcnow()))
-                session.commit()
-        return len(orphaned)
-
-    def _fail_stale_jobs(self) -> None:
+    def job_process(self, job_id: int) -> BaseProcess | None:
+        """The process running the job here (None: not running here)."""
         with self._lock:
-            mine = list(self._processes)
-        claims.fail_stale_jobs(self.engine, self.settings.job_stale_seconds, exclude=mine)
+            process = self._processes.get(job_id)
+        return process or self.warm.process_of(job_id)
+
+    def job_processes(self) -> list[BaseProcess]:
+        """Every process this runner started that may still run: trainings', the spare, the warm ones."""
+        with self._lock:
+            processes = list(self._processes.values())
+        spare = [self._standby[0]] if self._standby is not None else []
+        return processes + spare + self.warm.processes()
+
+    # --- internals -------------------------------------------------------------------------------
+    def _live_jobs(self) -> list[int]:
+        with self._lock:
+            trainings = [job_id for job_id, process in self._processes.items() if process.is_alive()]
+        return trainings + self.warm.live_jobs()
+
+    def _beat(self) -> None:
+        if live := self._live_jobs():
+            states.beat(self.engine, col(Job.id).in_(live))
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 self._reap_finished()
-                self._fail_stale_jobs()
+                # Our own jobs are alive as long as their processes are; others' go stale when silent.
+                states.fail_stale_jobs(self.engine, self.settings.job_stale_seconds, exclude=self._live_jobs())
                 self._start_queued()
                 self._keep_standby()
-            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            except Exception:
                 log.exception("job runner iteration failed")
             self._wake.wait(timeout=self.settings.job_poll_seconds)
             self._wake.clear()
@@ -144,35 +162,32 @@ class LocalProcessRunner(JobRunner):
                 del self._processes[job_id]
         for job_id, process in ended:
             process.join()
-            # A job that ended normally has recorded its own final state; one still "running" was
-            # killed (cancel) or crashed.
-            with Session(self.engine) as session:
-                job = session.get(Job, job_id)
-                cancelled = job is not None and job.cancel_requested
-            if cancelled:
-                claims.mark_ended(self.engine, job_id, CANCELLED, None, message="Cancelled.")
-            else:
-                claims.mark_ended(self.engine, job_id, FAILED,
-                                 f"The worker process stopped unexpectedly (exit code {process.exitcode}).")
+            # A job that ended normally has recorded its own end; one still running was killed (a cancel
+            # stops the process) or crashed.
+            # [issue 8, H3] a training killed by its memory cap says so (and its cgroup is removed): jobs/limits.py
+            exit_reason = limits.exit_reason(process.pid, process.exitcode) if process.pid else None
+            reason = exit_reason or states.LOST_REASON
+            if states.end_abandoned_jobs(self.engine, col(Job.id) == job_id, reason=reason):
+                log.warning("job %s: its process exited with code %s before recording an end", job_id, process.exitcode)
 
     def _start_queued(self) -> None:
         while True:
             with self._lock:
                 if len(self._processes) >= self.settings.job_concurrency:
                     return
-            job_id = self._claim_next()
+            job_id = states.claim_next(self.engine, worker_name(), Lane.TRAINING)
             if job_id is None:
                 return
             try:
                 process = self._hand_to_standby(job_id) or self._spawn(run_job_in_child, job_id)
-            except Exception as exc:  # noqa: BLE001 - e.g. out of memory or process limit
-                claims.mark_ended(self.engine, job_id, FAILED, f"Could not start a worker process: {exc}")
+            except Exception:
+                log.exception("could not start a worker process for job %s", job_id)
+                states.mark_ended(self.engine, job_id, JobStatus.FAILED, states.NOT_STARTED_REASON)
                 continue
             with self._lock:
                 self._processes[job_id] = process
-        self._keep_standby()
 
-    def _spawn(self, target, *args) -> BaseProcess:  # noqa: ANN001
+    def _spawn(self, target, *args) -> BaseProcess:
         process = self._context.Process(target=target, args=(*args, self.settings.model_dump()), daemon=False)
         process.start()
         return process
@@ -204,28 +219,6 @@ class LocalProcessRunner(JobRunner):
         process = self._spawn(wait_for_job_in_child, receiver)
         receiver.close()
         self._standby = (process, sender)
-
-    def _claim_next(self) -> int | None:
-        return claims.claim_next(self.engine, worker_name())
-
-    def running_job_ids(self) -> list[int]:
-        with self._lock:
-            return list(self._processes)
-
-
-def _claimed_by_dead_process_here(worker: str | None, host: str) -> bool:
-    claimed_host, _, pid = (worker or "").rpartition(":")
-    if claimed_host != host or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return True  # our own pid reused (e.g. pid 1 in a container): that process was a previous life
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def create_runner(settings: Settings, engine: Engine) -> JobRunner:

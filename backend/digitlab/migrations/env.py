@@ -4,12 +4,12 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-from digitlab import models_registry  # noqa: F401  (imports every table onto the metadata)
+from digitlab import all_tables  # noqa: F401  (imports every table onto the metadata)
 
 target_metadata = SQLModel.metadata
 
 
-def run_migrations(connection) -> None:  # noqa: ANN001
+def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

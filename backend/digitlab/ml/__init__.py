@@ -7,7 +7,7 @@ process can validate layer lists, summarise networks and run ONNX models without
 - ``architectures``  layer specs, presets (mlp, cnn), validate() -> NetworkSummary   (pure Python)
 - ``data``           prepare_images(), split_dataset() -> DatasetSplits               (numpy)
 - ``train``          build_model(), train() -> TrainResult                            (TensorFlow)
-- ``evaluate``       evaluate_probabilities() (numpy), evaluate_model() (TensorFlow)
+- ``evaluate``       evaluate_probabilities(), accuracy_by_group() (numpy), evaluate_model() (TensorFlow)
 - ``export``         save_keras(), load_keras(), to_onnx(), export_onnx()             (TensorFlow, tf2onnx)
 - ``onnx_runtime``   OnnxModel, read_metadata(), benchmark_latency()                  (onnxruntime, numpy)
 - ``synthetic``      make_digits(): drawn digits for tests, benchmarks and demos      (OpenCV)

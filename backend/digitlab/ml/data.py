@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IMAGE_SIDE = 28
+from digitlab.core.contract import CANVAS_SIDE as IMAGE_SIDE
+
 MIN_SAMPLES_PER_LABEL = 3  # one each for train, validation and test
 MIN_LABELS = 2
 
@@ -33,7 +34,8 @@ def prepare_images(images: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE, 1):
-        raise ValueError(f"Expected images of shape (N, 28, 28) or (N, 28, 28, 1), got {np.shape(images)}.")
+        s = IMAGE_SIDE
+        raise ValueError(f"Expected images of shape (N, {s}, {s}) or (N, {s}, {s}, 1), got {np.shape(images)}.")
     if x.dtype == np.uint8:
         return x.astype(np.float32) / np.float32(255.0)
     if np.issubdtype(x.dtype, np.floating):
@@ -64,8 +66,7 @@ class DatasetSplits:
     def counts(self) -> dict[str, dict[str, int]]:
         """Samples per label in each part: ``{"train": {"0": 48, ...}, "val": ..., "test": ...}``."""
         parts = {"train": self.y_train, "val": self.y_val, "test": self.y_test}
-        return {part: {label: int(np.sum(y == i)) for i, label in enumerate(self.labels)}
-                for part, y in parts.items()}
+        return {part: {label: int(np.sum(y == i)) for i, label in enumerate(self.labels)} for part, y in parts.items()}
 
 
 def _part_size(count: int, fraction: float) -> int:
@@ -74,23 +75,32 @@ def _part_size(count: int, fraction: float) -> int:
     return max(1, math.floor(count * fraction + 0.5))
 
 
-def check_label_counts(counts: Sequence[int], names: Sequence[str]) -> None:
+def check_label_counts(counts: Sequence[int] | np.ndarray, names: Sequence[str]) -> None:
     """Raise DatasetTooSmall unless samples per label (``counts[i]`` for ``names[i]``) can be split."""
-    counts = np.asarray(counts)
-    for index, count in enumerate(counts):
+    per_label = np.asarray(counts)
+    for index, count in enumerate(per_label):
         if 0 < count < MIN_SAMPLES_PER_LABEL:
-            raise DatasetTooSmall(f"Label {names[index]!r} has only {count} sample{'s' if count > 1 else ''}; "
-                                  f"each label needs at least {MIN_SAMPLES_PER_LABEL} (one each for training, "
-                                  "validation and test) or none at all.")
-    present = int(np.count_nonzero(counts))
+            raise DatasetTooSmall(
+                f"Label {names[index]!r} has only {count} sample{'s' if count > 1 else ''}; "
+                f"each label needs at least {MIN_SAMPLES_PER_LABEL} (one each for training, "
+                "validation and test) or none at all."
+            )
+    present = int(np.count_nonzero(per_label))
     if present < MIN_LABELS:
-        have = "no label has" if present == 0 else f"only label {names[int(np.argmax(counts))]!r} has"
+        have = "no label has" if present == 0 else f"only label {names[int(np.argmax(per_label))]!r} has"
         raise DatasetTooSmall(f"Training needs samples of at least {MIN_LABELS} labels, but {have} samples.")
 
 
-def split_dataset(images: np.ndarray, y: Sequence[int] | np.ndarray, n_labels: int | None = None, *,
-                  labels: Sequence[str] | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
-                  seed: int = 0) -> DatasetSplits:
+def split_dataset(
+    images: np.ndarray,
+    y: Sequence[int] | np.ndarray,
+    n_labels: int | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+) -> DatasetSplits:
     """Split per label so every part has (about) the same label mix; the same seed gives the same split.
 
     Each label with samples gets ``round(count * fraction)`` validation and test samples, at least one
@@ -132,13 +142,19 @@ def split_dataset(images: np.ndarray, y: Sequence[int] | np.ndarray, n_labels: i
             else:
                 n_test -= 1
         parts["val"].append(members[:n_val])
-        parts["test"].append(members[n_val:n_val + n_test])
-        parts["train"].append(members[n_val + n_test:])
+        parts["test"].append(members[n_val : n_val + n_test])
+        parts["train"].append(members[n_val + n_test :])
     index = {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
     return DatasetSplits(
-        x_train=x[index["train"]], y_train=y_arr[index["train"]],
-        x_val=x[index["val"]], y_val=y_arr[index["val"]],
-        x_test=x[index["test"]], y_test=y_arr[index["test"]],
-        train_index=index["train"], val_index=index["val"], test_index=index["test"],
-        n_labels=n_labels, labels=names,
+        x_train=x[index["train"]],
+        y_train=y_arr[index["train"]],
+        x_val=x[index["val"]],
+        y_val=y_arr[index["val"]],
+        x_test=x[index["test"]],
+        y_test=y_arr[index["test"]],
+        train_index=index["train"],
+        val_index=index["val"],
+        test_index=index["test"],
+        n_labels=n_labels,
+        labels=names,
     )

@@ -60,9 +60,75 @@ def cross_entropy(probabilities: np.ndarray, y_true: np.ndarray) -> float:
     return float(-np.mean(np.log(p)))
 
 
-def evaluate_probabilities(probabilities: np.ndarray, y_true: Sequence[int] | np.ndarray, labels: Sequence[str], *,
-                           gallery_size: int = GALLERY_SIZE, max_misclassified: int | None = None,
-                           seed: int = 0) -> Evaluation:
+def confusion_matrix(y_true: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
+    """confusion[true][predicted]: how often each label was read as each label."""
+    confusion = np.zeros((n_labels, n_labels), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(y_true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return confusion
+
+
+def _label_accuracies(confusion: np.ndarray, labels: Sequence[str]) -> list[LabelAccuracy]:
+    accuracies = []
+    for index, label in enumerate(labels):
+        count = int(confusion[index].sum())
+        hits = int(confusion[index, index])
+        accuracies.append(
+            LabelAccuracy(
+                label=str(label), index=index, count=count, correct=hits, accuracy=hits / count if count else None
+            )
+        )
+    return accuracies
+
+
+@dataclass(frozen=True)
+class GroupAccuracy:
+    """The accuracy on one group of samples (e.g. one writer's), overall and per label."""
+
+    group: int
+    count: int
+    correct: int
+    accuracy: float
+    per_label: list[LabelAccuracy]
+
+
+def accuracy_by_group(
+    y_true: Sequence[int] | np.ndarray,
+    predicted: Sequence[int] | np.ndarray,
+    groups: Sequence[int] | np.ndarray,
+    labels: Sequence[str],
+) -> list[GroupAccuracy]:
+    """Accuracy and per-label accuracy of each group of samples (``groups[i]`` is sample i's group, e.g. its
+    writer), in ascending group order: how well a classifier reads each writer's handwriting."""
+    y, guess, group_of = (np.asarray(a, dtype=np.int64) for a in (y_true, predicted, groups))
+    if not (len(y) == len(guess) == len(group_of)):
+        sizes = f"{len(y)}, {len(guess)}, {len(group_of)}"
+        raise ValueError(f"Expected one label, prediction and group per sample, got {sizes}.")
+    result = []
+    for group in np.unique(group_of):
+        members = group_of == group
+        hits = int(np.sum(guess[members] == y[members]))
+        count = int(members.sum())
+        result.append(
+            GroupAccuracy(
+                group=int(group),
+                count=count,
+                correct=hits,
+                accuracy=hits / count,
+                per_label=_label_accuracies(confusion_matrix(y[members], guess[members], len(labels)), labels),
+            )
+        )
+    return result
+
+
+def evaluate_probabilities(
+    probabilities: np.ndarray,
+    y_true: Sequence[int] | np.ndarray,
+    labels: Sequence[str],
+    *,
+    gallery_size: int = GALLERY_SIZE,
+    max_misclassified: int | None = None,
+    seed: int = 0,
+) -> Evaluation:
     """Evaluate ``probabilities`` (N, n_labels) — e.g. a softmax output — against true label indices.
 
     The gallery takes samples round-robin over the labels (seeded random order inside each label),
@@ -83,19 +149,18 @@ def evaluate_probabilities(probabilities: np.ndarray, y_true: Sequence[int] | np
     true_probability = probs[np.arange(len(y)), y]
     correct = predicted == y
 
-    confusion = np.zeros((n_labels, n_labels), dtype=np.int64)
-    np.add.at(confusion, (y, predicted), 1)
-    per_label = []
-    for index, label in enumerate(labels):
-        count = int(confusion[index].sum())
-        hits = int(confusion[index, index])
-        per_label.append(LabelAccuracy(label=str(label), index=index, count=count, correct=hits,
-                                       accuracy=hits / count if count else None))
+    confusion = confusion_matrix(y, predicted, n_labels)
+    per_label = _label_accuracies(confusion, labels)
 
     def prediction(i: int) -> Prediction:
-        return Prediction(index=int(i), true=int(y[i]), predicted=int(predicted[i]),
-                          confidence=float(confidence[i]), true_probability=float(true_probability[i]),
-                          correct=bool(correct[i]))
+        return Prediction(
+            index=int(i),
+            true=int(y[i]),
+            predicted=int(predicted[i]),
+            confidence=float(confidence[i]),
+            true_probability=float(true_probability[i]),
+            correct=bool(correct[i]),
+        )
 
     wrong = np.flatnonzero(~correct)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
@@ -112,14 +177,26 @@ def evaluate_probabilities(probabilities: np.ndarray, y_true: Sequence[int] | np
     gallery_index.sort(key=lambda i: (y[i], i))
 
     return Evaluation(
-        labels=tuple(str(label) for label in labels), count=len(y), loss=cross_entropy(probs, y),
-        accuracy=float(correct.mean()), per_label=per_label, confusion=confusion.tolist(),
-        misclassified=[prediction(i) for i in wrong], gallery=[prediction(i) for i in gallery_index],
+        labels=tuple(str(label) for label in labels),
+        count=len(y),
+        loss=cross_entropy(probs, y),
+        accuracy=float(correct.mean()),
+        per_label=per_label,
+        confusion=confusion.tolist(),
+        misclassified=[prediction(i) for i in wrong.tolist()],
+        gallery=[prediction(i) for i in gallery_index],
     )
 
 
-def evaluate_model(model: Any, x: np.ndarray, y_true: Sequence[int] | np.ndarray, labels: Sequence[str], *,
-                   batch_size: int = 256, **options: Any) -> Evaluation:
+def evaluate_model(
+    model: Any,
+    x: np.ndarray,
+    y_true: Sequence[int] | np.ndarray,
+    labels: Sequence[str],
+    *,
+    batch_size: int = 256,
+    **options: Any,
+) -> Evaluation:
     """Run a Keras model on ``x`` (uint8 or [0, 1] float images) and evaluate its predictions."""
     from digitlab.ml.data import prepare_images
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlab.core.contract import CANVAS_SIDE, CONTRACT_VERSION
 from digitlab.ml import _tf
 from digitlab.ml.architectures import INPUT_SHAPE
 
@@ -30,21 +31,17 @@ INPUT_NAME = "input"
 METADATA_VERSION = "1"
 VERIFY_TOLERANCE = 1e-4  # absolute, and relative to the activation's size
 
-_KINDS = {"Dense": "dense", "Conv2D": "conv2d", "MaxPooling2D": "max_pooling2d", "Flatten": "flatten",
-          "Dropout": "dropout"}
+_KINDS = {
+    "Dense": "dense",
+    "Conv2D": "conv2d",
+    "MaxPooling2D": "max_pooling2d",
+    "Flatten": "flatten",
+    "Dropout": "dropout",
+}
 
 
 class ExportError(RuntimeError):
     """The ONNX conversion failed or does not reproduce the Keras model."""
-
-
-def contract_version() -> str:
-    """The preprocessing contract the model's inputs follow (shared/preprocessing)."""
-    try:
-        from digitlab.pipeline.normalize import CONTRACT_VERSION
-    except ImportError:
-        return "1"
-    return str(CONTRACT_VERSION)
 
 
 def _atomic_write(path: Path, write) -> Path:
@@ -82,10 +79,15 @@ def layer_info(model: Any) -> list[dict[str, Any]]:
         if kind is None:
             raise ExportError(f"Layer {layer.name!r} is a {type(layer).__name__}, which Digit Lab does not export.")
         activation = getattr(layer, "activation", None)
-        info.append({"name": layer.name, "kind": kind,
-                     "activation": getattr(activation, "__name__", None) if activation is not None else None,
-                     "output_shape": [1, *(int(d) for d in layer.output.shape[1:])],
-                     "params": int(layer.count_params())})
+        info.append(
+            {
+                "name": layer.name,
+                "kind": kind,
+                "activation": getattr(activation, "__name__", None) if activation is not None else None,
+                "output_shape": [1, *(int(d) for d in layer.output.shape[1:])],
+                "params": int(layer.count_params()),
+            }
+        )
     return info
 
 
@@ -100,9 +102,9 @@ def onnx_metadata(model: Any, labels: Sequence[str]) -> dict[str, str]:
         "input_name": INPUT_NAME,
         "input_shape": json.dumps([1, *INPUT_SHAPE]),
         "input_range": json.dumps([0, 1]),
-        "input_description": "float32 NHWC; 0 = background, 1 = ink; a 28x28 sample made by the "
-                             "preprocessing contract, divided by 255",
-        "preprocessing_contract": contract_version(),
+        "input_description": f"float32 NHWC; 0 = background, 1 = ink; a {CANVAS_SIDE}x{CANVAS_SIDE} sample made by "
+        "the preprocessing contract, divided by 255",
+        "preprocessing_contract": CONTRACT_VERSION,  # the contract the inputs follow (shared/preprocessing)
         "output_name": layers[-1]["name"],
         "layers": json.dumps(layers),
         "total_params": str(sum(layer["params"] for layer in layers)),
@@ -148,7 +150,7 @@ def to_onnx(model: Any, labels: Sequence[str], *, verify: bool = True) -> bytes:
         raise ExportError(f"ONNX conversion produced {len(produced)} outputs for {len(names)} layers.")
     if produced != names:
         # tf2onnx orders outputs like the wrapper's outputs; rename any it named differently.
-        _rename_outputs(graph, {old: new for old, new in zip(produced, names) if old != new})
+        _rename_outputs(graph, {old: new for old, new in zip(produced, names, strict=True) if old != new})
     if [i.name for i in graph.input] != [INPUT_NAME]:
         raise ExportError(f"Unexpected ONNX inputs {[i.name for i in graph.input]}.")
 
@@ -187,7 +189,7 @@ def _verify(wrapper: Any, data: bytes, names: list[str]) -> None:
     x = probe_inputs()
     expected = [np.asarray(a) for a in wrapper(x, training=False)]
     actual = OnnxModel(data).run(x, activations=True).activations
-    for name, want in zip(names, expected):
+    for name, want in zip(names, expected, strict=True):
         got = actual[name]
         if got.shape != want.shape:
             raise ExportError(f"ONNX output {name!r} has shape {got.shape}, Keras {want.shape}.")

@@ -1,13 +1,14 @@
 """Run an exported Digit Lab ONNX model with onnxruntime — numpy only, no TensorFlow.
 
-    model = OnnxModel("model.onnx")
-    probabilities = model.predict(images)              # (N, n_labels)
-    result = model.run(image, activations=True)        # + every layer's activation by name
-    model.labels, model.layers, model.metadata         # from the file's metadata_props
+model = OnnxModel("model.onnx")
+probabilities = model.predict(images)              # (N, n_labels)
+result = model.run(image, activations=True)        # + every layer's activation by name
+model.labels, model.layers, model.metadata         # from the file's metadata_props
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlab.ml.data import prepare_images
+from digitlab.ml.data import IMAGE_SIDE, prepare_images
 
 _JSON_KEYS = ("labels", "input_shape", "input_range", "layers")
 
@@ -48,10 +49,8 @@ def _decode(raw: dict[str, str]) -> dict[str, Any]:
     metadata: dict[str, Any] = dict(raw)
     for key in _JSON_KEYS:
         if key in metadata:
-            try:
+            with contextlib.suppress(ValueError):
                 metadata[key] = json.loads(metadata[key])
-            except ValueError:
-                pass
     return metadata
 
 
@@ -82,14 +81,21 @@ class OnnxModel:
             labels = [str(i) for i in range(n_outputs)] if isinstance(n_outputs, int) else []
         self.labels: list[str] = labels
         self.layers: list[dict[str, Any]] = self.metadata.get("layers") or [
-            {"name": name} for name in self.output_names]
+            {"name": name} for name in self.output_names
+        ]
 
     @property
     def layer_names(self) -> list[str]:
         return [layer["name"] for layer in self.layers]
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, n_labels) for one 28x28 image or a batch (uint8 0..255 or float [0, 1])."""
+    def predict(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Probabilities (N, n_labels) for one 28x28 image or a batch (uint8 0..255 or float [0, 1]).
+        With ``batch_size``, the images go through the network that many at a time, so the memory a run
+        takes is bounded by the batch rather than by the number of images."""
+        images = np.asarray(images)
+        if batch_size is not None and images.ndim > 2 and len(images) > batch_size:
+            # Converted to float batch by batch too: the uint8 images are the only full-size copy.
+            return np.concatenate([self.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
         (probabilities,) = self.session.run([self.output_name], {self.input_name: prepare_images(images)})
         return probabilities
 
@@ -98,7 +104,7 @@ class OnnxModel:
         if not activations:
             return InferenceResult(self.predict(images))
         outputs = self.session.run(self.output_names, {self.input_name: prepare_images(images)})
-        by_name = dict(zip(self.output_names, outputs))
+        by_name = dict(zip(self.output_names, outputs, strict=True))
         return InferenceResult(by_name[self.output_name], by_name)
 
     def classify(self, image: np.ndarray) -> tuple[str, float]:
@@ -108,10 +114,11 @@ class OnnxModel:
         return self.labels[best], float(probabilities[best])
 
 
-def benchmark_latency(model: OnnxModel, runs: int = 1000, warmup: int = 50,
-                      activations: bool = True) -> dict[str, float]:
+def benchmark_latency(
+    model: OnnxModel, runs: int = 1000, warmup: int = 50, activations: bool = True
+) -> dict[str, float]:
     """CPU latency of single-sample inference (all layer outputs when ``activations``), in milliseconds."""
-    x = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, IMAGE_SIDE, IMAGE_SIDE, 1), dtype=np.float32)
     names = model.output_names if activations else [model.output_name]
     feed = {model.input_name: x}
     for _ in range(warmup):
@@ -122,5 +129,10 @@ def benchmark_latency(model: OnnxModel, runs: int = 1000, warmup: int = 50,
         model.session.run(names, feed)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    return {"runs": runs, "median_ms": statistics.median(times), "p95_ms": times[int(0.95 * (runs - 1))],
-            "mean_ms": statistics.fmean(times), "min_ms": times[0]}
+    return {
+        "runs": runs,
+        "median_ms": statistics.median(times),
+        "p95_ms": times[int(0.95 * (runs - 1))],
+        "mean_ms": statistics.fmean(times),
+        "min_ms": times[0],
+    }

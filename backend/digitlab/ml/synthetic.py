@@ -13,16 +13,23 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-          cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
+from digitlab.core.contract import CANVAS_SIDE as _SIDE
+from digitlab.core.contract import FIT_SIDE as _FIT
+
+_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+)
 _CANVAS = 80
-_FIT = 26
-_SIDE = 28
 
 
 def draw_character(char: str, rng: np.random.Generator) -> np.ndarray:
     """One randomly styled 28x28 uint8 image of ``char`` (ASCII)."""
-    canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+    canvas: np.ndarray = np.zeros((_CANVAS, _CANVAS), np.uint8)
     font = _FONTS[rng.integers(len(_FONTS))]
     scale = rng.uniform(1.6, 2.2) * (1.6 if font == cv2.FONT_HERSHEY_PLAIN else 1.0)
     thickness = int(rng.integers(2, 5))
@@ -41,7 +48,7 @@ def draw_character(char: str, rng: np.random.Generator) -> np.ndarray:
     ys, xs = np.nonzero(canvas > 50)
     if len(ys) == 0:
         return np.zeros((_SIDE, _SIDE), np.uint8)
-    ink = canvas[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    ink: np.ndarray = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     factor = _FIT / max(ink.shape)
     size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
     ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
@@ -50,16 +57,21 @@ def draw_character(char: str, rng: np.random.Generator) -> np.ndarray:
     left = (_SIDE - ink.shape[1]) // 2 + int(rng.integers(-1, 2))
     top = min(max(top, 0), _SIDE - ink.shape[0])
     left = min(max(left, 0), _SIDE - ink.shape[1])
-    out[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    out[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
     return out
 
 
-def make_digits(n_per_label: int = 60, labels: Sequence[str] = "0123456789",
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_digits(
+    n_per_label: int = 60, labels: Sequence[str] = "0123456789", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_label`` samples of each label: images uint8 (N, 28, 28) and label indices int64 (N,),
     shuffled. Each label is drawn as its text (``labels`` may be any ASCII characters)."""
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(len(labels), dtype=np.int64), n_per_label)
     y = y[rng.permutation(len(y))]
-    x = np.stack([draw_character(labels[i], rng) for i in y]) if len(y) else np.zeros((0, _SIDE, _SIDE), np.uint8)
+    x = (
+        np.stack([draw_character(labels[i], rng) for i in y.tolist()])
+        if len(y)
+        else np.zeros((0, _SIDE, _SIDE), np.uint8)
+    )
     return x, y

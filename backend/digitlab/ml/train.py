@@ -16,18 +16,38 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from digitlab.ml import _tf
-from digitlab.ml.architectures import (DEFAULT_MAX_PARAMS, INPUT_SHAPE, Conv2D, Dense, Dropout, Flatten, LayerSpec,
-                                       MaxPooling2D, NetworkSummary, validate)
+from digitlab.ml.architectures import (
+    DEFAULT_MAX_PARAMS,
+    INPUT_SHAPE,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    LayerSpec,
+    MaxPooling2D,
+    NetworkSummary,
+    validate,
+)
+from digitlab.ml.augment import Augmentation, training_dataset
 from digitlab.ml.data import DatasetSplits
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+LR_SCHEDULES = ("constant", "cosine")
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-StopReason = Literal["completed", "early_stopping", "cancelled"]
+
+
+class StopReason(StrEnum):
+    """Why a training stopped before or at its last epoch."""
+
+    COMPLETED = "completed"
+    EARLY_STOPPING = "early_stopping"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -50,8 +70,13 @@ class TrainResult:
         return len(self.history)
 
 
-def build_model(layers: Sequence[LayerSpec | Mapping], n_labels: int, *,
-                max_params: int | None = DEFAULT_MAX_PARAMS, seed: int | None = None) -> keras.Sequential:
+def build_model(
+    layers: Sequence[LayerSpec | Mapping],
+    n_labels: int,
+    *,
+    max_params: int | None = DEFAULT_MAX_PARAMS,
+    seed: int | None = None,
+) -> keras.Sequential:
     """The Keras model for a layer list (validated first: raises ArchitectureError). Layers get the
     names from :func:`architectures.validate`, the input is called ``input``. ``seed`` seeds Python,
     numpy and TensorFlow (weight initialisation, dropout, shuffling)."""
@@ -69,8 +94,16 @@ def _build(summary: NetworkSummary, seed: int | None) -> keras.Sequential:
         if isinstance(spec, Dense):
             built.append(keras.layers.Dense(spec.units, activation=spec.activation, name=layer.name))
         elif isinstance(spec, Conv2D):
-            built.append(keras.layers.Conv2D(spec.filters, spec.kernel_size, strides=spec.strides,
-                                             padding=spec.padding, activation=spec.activation, name=layer.name))
+            built.append(
+                keras.layers.Conv2D(
+                    spec.filters,
+                    spec.kernel_size,
+                    strides=spec.strides,
+                    padding=spec.padding,
+                    activation=spec.activation,
+                    name=layer.name,
+                )
+            )
         elif isinstance(spec, MaxPooling2D):
             built.append(keras.layers.MaxPooling2D(spec.pool_size, name=layer.name))
         elif isinstance(spec, Flatten):
@@ -82,17 +115,32 @@ def _build(summary: NetworkSummary, seed: int | None) -> keras.Sequential:
     return keras.Sequential(built, name="digitlab")
 
 
-def train(layers: Sequence[LayerSpec | Mapping], splits: DatasetSplits, *, epochs: int = 30, batch_size: int = 32,
-          learning_rate: float = 0.001, early_stopping: int | None = None, seed: int = 0,
-          on_epoch: Callable[[dict[str, float]], None] | None = None,
-          on_batch_progress: Callable[[int, float], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          max_params: int | None = DEFAULT_MAX_PARAMS, threads: int | None = None,
-          check_interval: float = 0.2) -> TrainResult:
+def train(
+    layers: Sequence[LayerSpec | Mapping],
+    splits: DatasetSplits,
+    *,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 0.001,
+    early_stopping: int | None = None,
+    augmentation: Augmentation | None = None,
+    lr_schedule: str = "constant",
+    seed: int = 0,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_batch_progress: Callable[[int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_params: int | None = DEFAULT_MAX_PARAMS,
+    threads: int | None = None,
+    check_interval: float = 0.2,
+) -> TrainResult:
     """Train a fresh network on ``splits`` (Adam, sparse categorical cross-entropy, accuracy).
 
     - ``early_stopping``: patience in epochs on ``val_loss``, or None to always run ``epochs``. When on,
-      the returned model has the weights of the best epoch.
+      the returned model has the weights of the best epoch (also when all epochs ran).
+    - ``augmentation``: random changes of the training samples, drawn anew every epoch
+      (:mod:`digitlab.ml.augment`); None or all ranges 0: the samples as they are.
+    - ``lr_schedule``: ``constant``, or ``cosine``: the learning rate falls smoothly to 5 % of
+      ``learning_rate`` over the epochs, so the last epochs fine-tune instead of jumping around.
     - ``on_epoch(entry)``: called after each epoch with a dict of HISTORY_KEYS (plain floats/ints).
     - ``on_batch_progress(epoch, fraction)``: epoch from 1, fraction of that epoch done (0..1]; called at
       most every ``check_interval`` seconds and at the end of each epoch.
@@ -112,43 +160,78 @@ def train(layers: Sequence[LayerSpec | Mapping], splits: DatasetSplits, *, epoch
         raise ValueError("early_stopping (patience) must be 0 or more epochs, or None.")
     if len(splits.x_train) == 0 or len(splits.x_val) == 0:
         raise ValueError("Training needs training and validation samples.")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}.")
     summary = validate(layers, splits.n_labels, max_params=max_params)
 
     _tf.configure_threads(threads)
     keras = _tf.keras()
     model = _build(summary, seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-
     steps = math.ceil(len(splits.x_train) / batch_size)
+    rate: Any = learning_rate
+    if lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.05)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    augmenting = augmentation is not None and augmentation.active
     reporter = _reporter_class(keras)(steps, on_epoch, on_batch_progress, should_stop, check_interval)
     callbacks: list[Any] = [reporter]
     stopper = None
     if early_stopping is not None:
-        stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping,
-                                                restore_best_weights=True)
+        stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, restore_best_weights=True)
         callbacks.append(stopper)
 
     started = time.perf_counter()
     if not (should_stop is not None and should_stop()):
-        model.fit(splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val), epochs=epochs,
-                  batch_size=batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+        if augmenting:
+            # A seeded endless stream whose batches change anew each epoch (augment.training_dataset).
+            stream, _ = training_dataset(splits.x_train, splits.y_train, batch_size, seed, augmentation)
+            inputs: dict[str, Any] = {"x": stream, "steps_per_epoch": steps, "shuffle": False}
+        else:  # arrays as they are: exactly what a plain Keras script does (benchmarks/training_overhead.py)
+            inputs = {"x": splits.x_train, "y": splits.y_train, "batch_size": batch_size, "shuffle": True}
+        model.fit(
+            **inputs,
+            validation_data=(splits.x_val, splits.y_val),
+            epochs=epochs,
+            verbose=0,
+            callbacks=callbacks,
+        )
     else:
         reporter.cancelled = True
     seconds = time.perf_counter() - started
 
     history = reporter.history
     if reporter.cancelled:
-        stopped: StopReason = "cancelled"
+        stopped = StopReason.CANCELLED
     elif stopper is not None and stopper.stopped_epoch > 0 and len(history) < epochs:
-        stopped = "early_stopping"
+        stopped = StopReason.EARLY_STOPPING
     else:
-        stopped = "completed"
+        stopped = StopReason.COMPLETED
     best = min(history, key=lambda h: h["val_loss"] if math.isfinite(h["val_loss"]) else math.inf, default=None)
-    settings = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                "early_stopping": early_stopping, "seed": seed}
-    return TrainResult(model=model, summary=summary, history=history, stopped=stopped,
-                       best_epoch=best["epoch"] if best else None, seconds=seconds, settings=settings)
+    best_epoch = best["epoch"] if best else None
+    if stopper is not None and stopper.best_weights is not None:
+        best_epoch = stopper.best_epoch + 1  # the epoch whose weights the model has now
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "lr_schedule": lr_schedule,
+        "early_stopping": early_stopping,
+        "augmentation": augmentation.to_dict() if augmenting and augmentation is not None else None,
+        "seed": seed,
+    }
+    return TrainResult(
+        model=model,
+        summary=summary,
+        history=history,
+        stopped=stopped,
+        best_epoch=int(best_epoch) if best_epoch is not None else None,
+        seconds=seconds,
+        settings=settings,
+    )
 
 
 def _reporter_class(keras: Any) -> type:

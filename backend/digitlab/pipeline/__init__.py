@@ -10,6 +10,7 @@ grid (find the grid), warp (trace the lines, rectify), cells (remove lines, assi
 returns the intermediate images and per-step timings.
 """
 
+from digitlab.pipeline.cells import CellStatus
 from digitlab.pipeline.extract import CellResult, PageExtraction, extract_page
 from digitlab.pipeline.grid import GridNotFound
 from digitlab.pipeline.normalize import CONTRACT_VERSION, normalize_sample
@@ -18,6 +19,7 @@ from digitlab.pipeline.sheets import sprite_sheet
 __all__ = [
     "CONTRACT_VERSION",
     "CellResult",
+    "CellStatus",
     "GridNotFound",
     "PageExtraction",
     "extract_page",

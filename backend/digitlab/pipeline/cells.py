@@ -7,6 +7,7 @@ neighbour cell belongs to this digit's sample. Each mark then belongs to the cel
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import cv2
 import numpy as np
@@ -49,8 +50,8 @@ class Components:
 def find_line_bands(ink: np.ndarray, cell: int, margin: int) -> LineBands:
     """Rows/columns occupied by each grid line, from how much of each row/column along the grid is ink."""
     grid_w, grid_h = COLUMNS * cell, ROWS * cell
-    row_fill = cv2.reduce(ink[:, margin:margin + grid_w], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / grid_w
-    col_fill = cv2.reduce(ink[margin:margin + grid_h, :], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / grid_h
+    row_fill = cv2.reduce(ink[:, margin : margin + grid_w], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / grid_w
+    col_fill = cv2.reduce(ink[margin : margin + grid_h, :], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / grid_h
     return LineBands(
         horizontal=[_band(row_fill, margin + i * cell, cell) for i in range(ROWS + 1)],
         vertical=[_band(col_fill, margin + k * cell, cell) for k in range(COLUMNS + 1)],
@@ -63,7 +64,7 @@ def _band(fill: np.ndarray, centre: int, cell: int) -> tuple[int, int] | None:
     Rows through the digits of a grid row are ~5-15 % ink, so the line's edge rows must stand clearly above
     the window's median; the band may also grow only a little beyond the line's core.
     """
-    s = int(round(params.LINE_SEARCH * cell))
+    s = round(params.LINE_SEARCH * cell)
     lo, hi = max(centre - s, 0), min(centre + s + 1, len(fill))
     window = fill[lo:hi]
     if window.size == 0:
@@ -91,10 +92,10 @@ def remove_grid_lines(ink: np.ndarray, bands: LineBands) -> np.ndarray:
     clean = ink.copy()
     for band in bands.horizontal:
         if band:
-            clean[band[0]:band[1], :] = 0
+            clean[band[0] : band[1], :] = 0
     for band in bands.vertical:
         if band:
-            clean[:, band[0]:band[1]] = 0
+            clean[:, band[0] : band[1]] = 0
     return clean
 
 
@@ -108,8 +109,9 @@ def find_components(clean: np.ndarray) -> Components:
     return Components(labels=labels, stats=stats, centroids=centroids)
 
 
-def join_crossings(comps: Components, clean: np.ndarray, ink: np.ndarray, bands: LineBands, cell: int,
-                   margin: int) -> Components:
+def join_crossings(
+    comps: Components, clean: np.ndarray, ink: np.ndarray, bands: LineBands, cell: int, margin: int
+) -> Components:
     """Re-join strokes that the line removal cut where a digit crosses a grid line.
 
     Where marks on both sides of a band line up, the side that reaches less far past the line is an
@@ -124,12 +126,12 @@ def join_crossings(comps: Components, clean: np.ndarray, ink: np.ndarray, bands:
     context = _CellContext(boxes, comps.centroids, cell, margin)
     merged = False
     for axis, band_list, labels, clean_v, ink_v in (
-            (1, bands.horizontal, comps.labels, clean, ink),
-            (0, bands.vertical, comps.labels.T, clean.T, ink.T)):  # transposed views: bands become rows
+        (1, bands.horizontal, comps.labels, clean, ink),
+        (0, bands.vertical, comps.labels.T, clean.T, ink.T),
+    ):  # transposed views: bands become rows
         max_depth = (params.FRAGMENT_MAX_DEPTH_ROWS if axis == 1 else params.FRAGMENT_MAX_DEPTH_COLS) * cell
         for a, b, s0, e0 in _crossing_runs(labels, band_list):
-            merged |= _join_run(labels, clean_v, ink_v, a, b, s0, e0, boxes, parent, axis, max_depth, cell,
-                                context)
+            merged |= _join_run(labels, clean_v, ink_v, a, b, s0, e0, boxes, parent, axis, max_depth, cell, context)
     if not merged:
         return comps
     return _merged(comps, parent, boxes)
@@ -175,13 +177,14 @@ def _crossing_runs(labels: np.ndarray, band_list: list[tuple[int, int] | None]) 
     after = (labels[b] > 0).view(np.uint8)
     reach = max(1, int(np.ceil(params.LINE_CROSS_REACH * float(np.median(b - a)))))
     kernel = np.ones((1, 2 * reach + 1), np.uint8)
-    before_near, after_near = cv2.dilate(before, kernel), cv2.dilate(after, kernel)
-    cross = (before & after_near) | (after & before_near)
-    cross = cv2.morphologyEx(cross, cv2.MORPH_CLOSE, kernel)
-    cross &= before_near & after_near  # the closing must not grow runs outwards
+    before_near: np.ndarray = cv2.dilate(before, kernel)
+    after_near: np.ndarray = cv2.dilate(after, kernel)
+    cross: np.ndarray = (before & after_near) | (after & before_near)
+    closed = cv2.morphologyEx(cross, cv2.MORPH_CLOSE, kernel)
+    cross = before_near & after_near & closed  # the closing must not grow runs outwards
     edges = np.diff(np.pad(cross.astype(np.int8), ((0, 0), (1, 1))), axis=1)
     starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)
-    return [(int(a[r]), int(b[r]), int(s0), int(e0)) for r, s0, e0 in zip(starts[0], starts[1], ends[1])]
+    return [(int(a[r]), int(b[r]), int(s0), int(e0)) for r, s0, e0 in zip(starts[0], starts[1], ends[1], strict=True)]
 
 
 def _find(parent: np.ndarray, i: int) -> int:
@@ -191,9 +194,21 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def _join_run(labels: np.ndarray, clean: np.ndarray, ink: np.ndarray, a: int, b: int, s: int, e: int,
-              boxes: np.ndarray, parent: np.ndarray, axis: int, max_depth: float, cell: int,
-              context: _CellContext) -> bool:
+def _join_run(
+    labels: np.ndarray,
+    clean: np.ndarray,
+    ink: np.ndarray,
+    a: int,
+    b: int,
+    s: int,
+    e: int,
+    boxes: np.ndarray,
+    parent: np.ndarray,
+    axis: int,
+    max_depth: float,
+    cell: int,
+    context: _CellContext,
+) -> bool:
     """Merge the marks on both sides of band rows [a, b) at columns [s, e) if one side is an overshoot.
 
     Views are transposed for vertical lines; `axis` is the original image axis across the band (1 = y).
@@ -225,10 +240,14 @@ def _join_run(labels: np.ndarray, clean: np.ndarray, ink: np.ndarray, a: int, b:
     area_large = max(int(boxes[large_roots, 4].sum()), int(context.of(large_roots)[:, 4].sum()))
     # The shallow side is an overshoot when it reaches only a little past the line, or when it is
     # smaller than any digit in both directions (the end of a bold stroke).
-    shallow = d_small <= max_depth or (d_small <= params.FRAGMENT_MAX_DEPTH_ROWS * cell
-                                       and length_small < params.FRAGMENT_MAX_LENGTH * cell)
-    if (not shallow or d_small > params.FRAGMENT_MAX_DEPTH_RATIO * d_large
-            or area_small > params.FRAGMENT_MAX_AREA * area_large):
+    shallow = d_small <= max_depth or (
+        d_small <= params.FRAGMENT_MAX_DEPTH_ROWS * cell and length_small < params.FRAGMENT_MAX_LENGTH * cell
+    )
+    if (
+        not shallow
+        or d_small > params.FRAGMENT_MAX_DEPTH_RATIO * d_large
+        or area_small > params.FRAGMENT_MAX_AREA * area_large
+    ):
         return False
     members = ra + rb
     root = members[0]
@@ -275,14 +294,21 @@ def assign_marks(comps: Components, cell: int, margin: int) -> list[CellMarks]:
     x1, y1 = x0 + stats[:, 2], y0 + stats[:, 3]
     extent = np.maximum(stats[:, 2], stats[:, 3])
     out = []
-    for c, st, cnt in zip(cells.tolist(), starts.tolist(), counts.tolist()):
-        group = ids[st:st + cnt]
+    for c, st, cnt in zip(cells.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        group = ids[st : st + cnt]
         first = int(group[0])
         if cnt == 1 and first not in pieces:  # the common case: one mark, drawn by one label
             area = int(stats[first, 4])
-            out.append(CellMarks(index=c, ids=group, bbox=(int(x0[first]), int(y0[first]), int(x1[first]),
-                                                           int(y1[first])),
-                                 area=area, main_area=area, main_extent=int(extent[first])))
+            out.append(
+                CellMarks(
+                    index=c,
+                    ids=group,
+                    bbox=(int(x0[first]), int(y0[first]), int(x1[first]), int(y1[first])),
+                    area=area,
+                    main_area=area,
+                    main_extent=int(extent[first]),
+                )
+            )
         else:
             out.append(_cell_marks(c, group, comps, cell, pieces))
     return out
@@ -299,8 +325,7 @@ def _pieces(groups: np.ndarray | None) -> dict[int, np.ndarray]:
     return {int(r): np.concatenate([[r], joined[groups[joined] == r]]) for r in roots}
 
 
-def _cell_marks(index: int, ids: np.ndarray, comps: Components, cell: int,
-                pieces: dict[int, np.ndarray]) -> CellMarks:
+def _cell_marks(index: int, ids: np.ndarray, comps: Components, cell: int, pieces: dict[int, np.ndarray]) -> CellMarks:
     """Marks of a cell with several labels: strays (tiny and far from the sample) set aside, pieces joined."""
     s = comps.stats[ids]
     areas = s[:, cv2.CC_STAT_AREA]
@@ -312,8 +337,11 @@ def _cell_marks(index: int, ids: np.ndarray, comps: Components, cell: int,
         mx1, my1 = mx0 + s[main, 2], my0 + s[main, 3]
         gap_x = np.maximum(np.maximum(mx0 - (s[:, 0] + s[:, 2]), s[:, 0] - mx1), 0)
         gap_y = np.maximum(np.maximum(my0 - (s[:, 1] + s[:, 3]), s[:, 1] - my1), 0)
-        stray = ((areas < params.STRAY_MAX_AREA * areas[main]) & (extents < params.SPECK_MAX_EXTENT * cell)
-                 & (np.maximum(gap_x, gap_y) > params.STRAY_MIN_GAP * cell))
+        stray = (
+            (areas < params.STRAY_MAX_AREA * areas[main])
+            & (extents < params.SPECK_MAX_EXTENT * cell)
+            & (np.maximum(gap_x, gap_y) > params.STRAY_MIN_GAP * cell)
+        )
         if stray.any():
             strays = [int(i) for i in ids[stray]]
             ids, s, areas, extents = ids[~stray], s[~stray], areas[~stray], extents[~stray]
@@ -321,20 +349,44 @@ def _cell_marks(index: int, ids: np.ndarray, comps: Components, cell: int,
     x1, y1 = int((s[:, 0] + s[:, 2]).max()), int((s[:, 1] + s[:, 3]).max())
     if pieces:  # a joined mark is drawn by all of its pieces' labels
         ids = np.concatenate([pieces.get(int(i), [i]) for i in ids]).astype(np.int64)
-    return CellMarks(index=index, ids=ids, bbox=(x0, y0, x1, y1), area=int(areas.sum()),
-                     main_area=int(areas.max()), main_extent=int(extents.max()), strays=strays)
+    return CellMarks(
+        index=index,
+        ids=ids,
+        bbox=(x0, y0, x1, y1),
+        area=int(areas.sum()),
+        main_area=int(areas.max()),
+        main_extent=int(extents.max()),
+        strays=strays,
+    )
 
 
-def classify(marks: CellMarks, strong_ink: float, page_strong_ink: float, cell: int) -> tuple[str, str | None]:
-    """(status, reason) for a cell with marks; strong_ink = the sample's 90th-percentile darkness."""
+class CellStatus(StrEnum):
+    """The extraction's decision about one cell."""
+
+    KEPT = "kept"  # a written sample: in the dataset unless the student excludes it
+    BLANK = "blank"  # nothing written (no image)
+    REJECTED = "rejected"  # a speck, a scribble or too faint: kept aside, the student may include it
+
+
+def classify(
+    marks: CellMarks, strong_ink: float, page_strong_ink: float, cell: int, core_extent: int | None = None
+) -> tuple[CellStatus, str | None]:
+    """(status, reason) for a cell with marks; strong_ink = the sample's 90th-percentile darkness; core_extent =
+    digit.core_extent of a small mark (None when the mark is too big to need it)."""
     if marks.main_extent < params.SPECK_MAX_EXTENT * cell:
-        return "rejected", params.REASON_SPECK
+        return CellStatus.REJECTED, params.REASON_SPECK
+    if core_extent is not None and core_extent < params.SPECK_MAX_EXTENT * cell:
+        return CellStatus.REJECTED, params.REASON_SPECK
     box_area = (marks.bbox[2] - marks.bbox[0]) * (marks.bbox[3] - marks.bbox[1])
-    solid_blob = (marks.area > params.SCRIBBLE_SOLID_MIN_FILL * cell * cell
-                  and marks.area > params.SCRIBBLE_SOLIDITY * box_area)
-    if (marks.area > params.SCRIBBLE_MAX_FILL * cell * cell or marks.extent > params.SCRIBBLE_MAX_SPAN * cell
-            or solid_blob):
-        return "rejected", params.REASON_SCRIBBLE
+    solid_blob = (
+        marks.area > params.SCRIBBLE_SOLID_MIN_FILL * cell * cell and marks.area > params.SCRIBBLE_SOLIDITY * box_area
+    )
+    if (
+        marks.area > params.SCRIBBLE_MAX_FILL * cell * cell
+        or marks.extent > params.SCRIBBLE_MAX_SPAN * cell
+        or solid_blob
+    ):
+        return CellStatus.REJECTED, params.REASON_SCRIBBLE
     if strong_ink < max(params.FAINT_MIN_DARK, params.FAINT_REL * page_strong_ink):
-        return "rejected", params.REASON_FAINT
-    return "kept", None
+        return CellStatus.REJECTED, params.REASON_FAINT
+    return CellStatus.KEPT, None

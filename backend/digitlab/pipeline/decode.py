@@ -28,15 +28,20 @@ import math
 import re
 import struct
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
+
+if TYPE_CHECKING:
+    from PIL.TiffImagePlugin import TiffImageFile
 
 # Our own limit (decode_file's max_pixels) replaces Pillow's process-wide bomb check: ours knows the
 # caller's limit, runs before decoding and explains itself to a student; Pillow's would warn or raise
@@ -56,6 +61,7 @@ REJECT_CODES = frozenset(
         "corrupt",
         "too_many_pixels",
         "too_many_pages",
+        "too_small",
         "pdf_no_pages",
         "pdf_encrypted",
     }
@@ -131,6 +137,82 @@ def sniff_kind(data: bytes) -> str | None:
     return None
 
 
+class OpenedFile:
+    """A file opened to be decoded one page at a time (bounded memory, whatever the file holds).
+
+    Opening reads only headers (the PDF's page sizes): the kind, the page count and every page's size are
+    known and already checked against the limits. `page(i)` decodes or renders one page; a caller that
+    drops each page before asking for the next holds one page in memory, never the whole file. Close it
+    (it is a context manager): a PDF stays open in PDFium until then.
+    """
+
+    def __init__(self, kind: str, sizes: list[tuple[int, int]], reader: _RasterReader | _PdfReader):
+        self.kind = kind
+        self.media_type = MEDIA_TYPES[kind]
+        self.sizes = sizes  # (width, height) of every page in pixels, as stored (before EXIF orientation)
+        self._reader = reader
+
+    @property
+    def page_count(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def total_pixels(self) -> int:
+        return sum(width * height for width, height in self.sizes)
+
+    def page(self, index: int) -> PageImage:
+        if not 0 <= index < self.page_count:
+            raise IndexError(index)
+        return PageImage(index=index, gray=self._reader.page(index))
+
+    def pages(self) -> Iterator[PageImage]:
+        for index in range(self.page_count):
+            yield self.page(index)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> OpenedFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_file(
+    source: bytes | bytearray | memoryview | str | PathLike[str],
+    *,
+    max_pixels: int = 60_000_000,
+    max_pages: int = 50,
+    pdf_dpi: int = 300,
+    max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
+    min_side: int = 1,
+) -> OpenedFile:
+    """Open an uploaded file (its bytes, or a path to it) for decoding page by page, or raise ImageRejected.
+
+    max_pixels caps each page, max_total_pixels all pages together, min_side is the smallest width and
+    height a page may have; all are checked from headers (or the PDF page size) before anything is decoded
+    or rendered. A PDF given as a path is read by PDFium from the file as it needs it.
+    """
+    if pdf_dpi <= 0:
+        raise ValueError("pdf_dpi must be positive")
+    limits = _Limits(max_pixels, max_pages, max_total_pixels, max(1, min_side))
+    if isinstance(source, (str, PathLike)):
+        path = Path(source)
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+        kind = _sniff_or_reject(head)
+        if kind == "pdf":
+            return _open_pdf(limits, pdf_dpi, path=path)
+        data = path.read_bytes()
+    else:
+        data = bytes(source)  # accept bytearray/memoryview; Pillow and PDFium want immutable bytes
+        kind = _sniff_or_reject(data)
+        if kind == "pdf":
+            return _open_pdf(limits, pdf_dpi, data=data)
+    return _open_raster(data, kind, limits)
+
+
 def decode_file(
     data: bytes,
     *,
@@ -138,31 +220,37 @@ def decode_file(
     max_pages: int = 50,
     pdf_dpi: int = 300,
     max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
+    min_side: int = 1,
 ) -> DecodedFile:
-    """Decode an uploaded file into grayscale pages, or raise ImageRejected.
-
-    max_pixels caps each page, max_total_pixels all pages together; both are checked from headers (or
-    the PDF page size) before anything is decoded or rendered.
-    """
-    if pdf_dpi <= 0:
-        raise ValueError("pdf_dpi must be positive")
-    data = bytes(data)  # accept bytearray/memoryview; Pillow and PDFium want immutable bytes
-    if not data:
-        raise ImageRejected("empty", "This file is empty (0 bytes). Please choose the scan again.")
-    kind = sniff_kind(data)
-    if kind is None:
-        raise ImageRejected("unsupported_type", _unsupported_message(data))
-    limits = _Limits(max_pixels, max_pages, max_total_pixels)
-    if kind == "pdf":
-        pages = _decode_pdf(data, limits, pdf_dpi)
-    else:
-        pages = _decode_raster(data, kind, limits)
-    return DecodedFile(kind=kind, media_type=MEDIA_TYPES[kind], pages=pages)
+    """Decode an uploaded file into grayscale pages (all of them in memory: for files known to be small,
+    such as one page; see open_file for page by page), or raise ImageRejected."""
+    return _decode_all(
+        data,
+        max_pixels=max_pixels,
+        max_pages=max_pages,
+        pdf_dpi=pdf_dpi,
+        max_total_pixels=max_total_pixels,
+        min_side=min_side,
+    )
 
 
 def decode_path(path: str | PathLike[str], **limits) -> DecodedFile:
     """decode_file for a file on disk (the CLI); the name's extension is ignored like everywhere else."""
-    return decode_file(Path(path).read_bytes(), **limits)
+    return _decode_all(Path(path), **limits)
+
+
+def _decode_all(source: bytes | Path, **limits) -> DecodedFile:
+    with open_file(source, **limits) as opened:
+        return DecodedFile(kind=opened.kind, media_type=opened.media_type, pages=list(opened.pages()))
+
+
+def _sniff_or_reject(head: bytes) -> str:
+    if not head:
+        raise ImageRejected("empty", "This file is empty (0 bytes). Please choose the scan again.")
+    kind = sniff_kind(head)
+    if kind is None:
+        raise ImageRejected("unsupported_type", _unsupported_message(head))
+    return kind
 
 
 # --- limits -------------------------------------------------------------------------------------------
@@ -173,6 +261,7 @@ class _Limits:
     max_pixels: int
     max_pages: int
     max_total_pixels: int
+    min_side: int = 1
 
     def check_page_count(self, count: int) -> None:
         if count > self.max_pages:
@@ -187,6 +276,14 @@ class _Limits:
         for index, (width, height) in enumerate(sizes):
             if width <= 0 or height <= 0:
                 raise ImageRejected("corrupt", "This file is damaged: a page has no size.")
+            if width < self.min_side or height < self.min_side:
+                single = "This page is" if kind == "pdf" else "This image is"
+                where = f"Page {index + 1} is" if len(sizes) > 1 else single
+                raise ImageRejected(
+                    "too_small",
+                    f"{where} only {width} x {height} pixels: a scan of a sheet needs at least {self.min_side} "
+                    "pixels on each side. Please scan the whole sheet (at 300 dpi).",
+                )
             if width * height > self.max_pixels:
                 if len(sizes) > 1:
                     where = f"Page {index + 1} is"
@@ -228,7 +325,7 @@ def _unsupported_message(data: bytes) -> str:
 # --- PNG / JPEG / TIFF --------------------------------------------------------------------------------
 
 
-def _decode_raster(data: bytes, kind: str, limits: _Limits) -> list[PageImage]:
+def _open_raster(data: bytes, kind: str, limits: _Limits) -> OpenedFile:
     try:
         # formats= keeps Pillow from trying every other plugin on data we already identified.
         im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
@@ -236,32 +333,45 @@ def _decode_raster(data: bytes, kind: str, limits: _Limits) -> list[PageImage]:
         raise
     except Exception as exc:  # Pillow raises many types on hostile headers
         raise _broken(kind, data, exc) from exc
+    try:
+        # Only TIFF pages count; an animated PNG or an MPO (phone JPEG with a depth map) is one scan.
+        count = cast("TiffImageFile", im).n_frames if kind == "tiff" else 1
+        limits.check_page_count(count)
+        sizes = []
+        for i in range(count):
+            if count > 1:
+                im.seek(i)
+            sizes.append(im.size)  # from the header, nothing decoded yet
+        limits.check_sizes(sizes, kind)
+    except BaseException as exc:
+        im.close()
+        if isinstance(exc, (ImageRejected, MemoryError)) or not isinstance(exc, Exception):
+            raise
+        raise _broken(kind, data, exc) from exc
+    return OpenedFile(kind, sizes, _RasterReader(data, kind, im, count))
 
-    with im:
+
+class _RasterReader:
+    def __init__(self, data: bytes, kind: str, im: Image.Image, count: int):
+        self.data, self.kind, self.im, self.count = data, kind, im, count
+
+    def page(self, index: int) -> np.ndarray:
+        im, kind = self.im, self.kind
         try:
-            # Only TIFF pages count; an animated PNG or an MPO (phone JPEG with a depth map) is one scan.
-            count = im.n_frames if kind == "tiff" else 1
-            limits.check_page_count(count)
-            sizes = []
-            for i in range(count):
-                if count > 1:
-                    im.seek(i)
-                sizes.append(im.size)  # from the header, nothing decoded yet
-            limits.check_sizes(sizes, kind)
-            if count == 1 and _opencv_suits(im, kind):
-                gray = _decode_with_opencv(data, kind, im.size)
+            if self.count == 1 and _opencv_suits(im, kind):
+                gray = _decode_with_opencv(self.data, kind, im.size)
                 if gray is not None:
-                    return [PageImage(index=0, gray=gray)]
-            pages = []
-            for i in range(count):
-                if count > 1:
-                    im.seek(i)
-                pages.append(PageImage(index=i, gray=_frame_to_gray(im, kind)))
-            return pages
+                    return gray
+            if self.count > 1:
+                im.seek(index)
+            return _frame_to_gray(im, kind)
         except (ImageRejected, MemoryError):
             raise
         except Exception as exc:
-            raise _broken(kind, data, exc) from exc
+            raise _broken(kind, self.data, exc) from exc
+
+    def close(self) -> None:
+        self.im.close()
 
 
 def _opencv_suits(im: Image.Image, kind: str) -> bool:
@@ -341,12 +451,11 @@ def _flatten_alpha(im: Image.Image) -> np.ndarray:
 
 def _orientation(im: Image.Image, kind: str) -> int:
     try:
-        if kind == "tiff":
-            value = im.tag_v2.get(0x0112, 1)  # per page: each TIFF frame has its own tags
-        else:
-            value = im.getexif().get(0x0112, 1)  # after load(): a PNG's eXIf chunk may follow IDAT
+        # A TIFF's tags are per page (each frame has its own); other EXIF is read after load(), since a PNG's
+        # eXIf chunk may follow IDAT.
+        value = cast("TiffImageFile", im).tag_v2.get(0x0112, 1) if kind == "tiff" else im.getexif().get(0x0112, 1)
         value = int(value)
-    except Exception:  # broken EXIF must not cost the student the page
+    except Exception:  # noqa: BLE001 - broken EXIF must not cost the student the page
         return 1
     return value if 1 <= value <= 8 else 1
 
@@ -375,9 +484,7 @@ def _broken(kind: str, data: bytes, exc: Exception) -> ImageRejected:
             f"This {name} is incomplete: the file ends too early (maybe the upload or copy was "
             "interrupted). Please save or scan it again.",
         )
-    return ImageRejected(
-        "corrupt", f"This {name} is damaged and cannot be opened. Please save or scan it again."
-    )
+    return ImageRejected("corrupt", f"This {name} is damaged and cannot be opened. Please save or scan it again.")
 
 
 def _ends_early(kind: str, data: bytes) -> bool:
@@ -448,12 +555,12 @@ def _tiff_ends_early(data: bytes) -> bool:
     if first_ifd >= len(data):
         return True  # writers often put the IFD after the pixel data, so a short file loses it
     try:
-        im = Image.open(io.BytesIO(data), formats=["TIFF"])
+        im = cast("TiffImageFile", Image.open(io.BytesIO(data), formats=["TIFF"]))
         tags = im.tag_v2
         offsets = tags.get(273) or tags.get(324) or ()  # StripOffsets or TileOffsets
         counts = tags.get(279) or tags.get(325) or ()  # StripByteCounts or TileByteCounts
-        return any(o + c > len(data) for o, c in zip(offsets, counts))
-    except Exception:
+        return any(o + c > len(data) for o, c in zip(offsets, counts, strict=False))
+    except Exception:  # noqa: BLE001 - Pillow raises many types on hostile headers
         return False
 
 
@@ -464,20 +571,31 @@ _PDF_COUNT_ANY = re.compile(rb"/Count\s*[0-9]")
 _PDF_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 
-def _decode_pdf(data: bytes, limits: _Limits, dpi: int) -> list[PageImage]:
+def _open_pdf(limits: _Limits, dpi: int, *, data: bytes | None = None, path: Path | None = None) -> OpenedFile:
     scale = dpi / 72.0  # PDF units are points (1/72 inch)
+
+    def whole_file() -> bytes:  # for the diagnosis of a file PDFium refused (bounded by the caller's size limit)
+        if data is not None:
+            return data
+        assert path is not None
+        return path.read_bytes()
+
     with PDFIUM_LOCK:
         # Load through the raw API: pypdfium2's PdfDocument(bytes) treats a document with zero pages as a
         # load failure and reports FPDF_GetLastError(), which is then stale (e.g. "password" left over
         # from someone else's locked PDF). Here the error is read only when loading really failed.
-        raw = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+        if path is not None:
+            raw = pdfium_c.FPDF_LoadDocument(str(path).encode("utf-8"), None)  # PDFium reads the file as needed
+        else:
+            assert data is not None
+            raw = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
         if not raw:
-            raise _pdf_load_error(data, pdfium_c.FPDF_GetLastError())
-        doc = pdfium.PdfDocument(raw)  # `data` stays referenced below while PDFium reads from it
+            raise _pdf_load_error(whole_file(), pdfium_c.FPDF_GetLastError())
+        doc = pdfium.PdfDocument(raw)  # `data` stays referenced by the reader while PDFium reads from it
         try:
             count = len(doc)
             if count == 0:
-                raise _pdf_without_pages(data)
+                raise _pdf_without_pages(whole_file())
             limits.check_page_count(count)
             sizes = []
             for i in range(count):
@@ -489,15 +607,37 @@ def _decode_pdf(data: bytes, limits: _Limits, dpi: int) -> list[PageImage]:
                 # Same rounding as pypdfium2's render(), so the check matches the bitmap it allocates.
                 sizes.append((math.ceil(width_pt * scale), math.ceil(height_pt * scale)))
             limits.check_sizes(sizes, "pdf")
-            return [PageImage(index=i, gray=_render_pdf_page(doc, i, scale)) for i in range(count)]
-        except (ImageRejected, MemoryError):
-            raise
-        except Exception as exc:  # a page PDFium cannot load or render
-            raise ImageRejected(
-                "corrupt", "This PDF is damaged: a page cannot be read. Please save or scan it again."
-            ) from exc
-        finally:
+        except BaseException as exc:
             doc.close()  # close under the lock: a garbage-collector finalizer could run in any thread
+            if isinstance(exc, (ImageRejected, MemoryError)) or not isinstance(exc, Exception):
+                raise
+            raise _pdf_page_unreadable() from exc
+    return OpenedFile("pdf", sizes, _PdfReader(doc, scale, data))
+
+
+class _PdfReader:
+    def __init__(self, doc: pdfium.PdfDocument, scale: float, data: bytes | None):
+        self.doc, self.scale, self.data = doc, scale, data
+        self.closed = False
+
+    def page(self, index: int) -> np.ndarray:
+        with PDFIUM_LOCK:  # every PDFium call, also between the pages of one file
+            try:
+                return _render_pdf_page(self.doc, index, self.scale)
+            except (ImageRejected, MemoryError):
+                raise
+            except Exception as exc:  # a page PDFium cannot load or render
+                raise _pdf_page_unreadable() from exc
+
+    def close(self) -> None:
+        with PDFIUM_LOCK:
+            if not self.closed:
+                self.closed = True
+                self.doc.close()
+
+
+def _pdf_page_unreadable() -> ImageRejected:
+    return ImageRejected("corrupt", "This PDF is damaged: a page cannot be read. Please save or scan it again.")
 
 
 def _render_pdf_page(doc: pdfium.PdfDocument, index: int, scale: float) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlab.pipeline import params
 from digitlab.pipeline.cells import CellMarks
-from digitlab.pipeline.normalize import CANVAS_SIDE, INK_THRESHOLD, area_matrix, fitted_size, normalize_clipped
+from digitlab.pipeline.normalize import CANVAS_SIDE, INK_THRESHOLD, area_matrix, fitted_size
 
 
 class StretchTables:
@@ -30,8 +30,9 @@ class StretchTables:
         self.first_inky = np.where(inky.any(axis=1), inky.argmax(axis=1), 256)
 
 
-def _mask_and_strong(dark: np.ndarray, labels: np.ndarray, marks: CellMarks,
-                     members: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _mask_and_strong(
+    dark: np.ndarray, labels: np.ndarray, marks: CellMarks, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     x0, y0, x1, y1 = marks.bbox
     lab = labels[y0:y1, x0:x1]
     if len(marks.ids) == 1:
@@ -46,8 +47,9 @@ def _mask_and_strong(dark: np.ndarray, labels: np.ndarray, marks: CellMarks,
     return mask, dark_crop, int(np.partition(values, k)[k])
 
 
-def cell_ink(dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: StretchTables,
-             members: np.ndarray) -> tuple[np.ndarray, int]:
+def cell_ink(
+    dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: StretchTables, members: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Ink intensity (float32, 0..1) over the marks' bounding box, and the marks' strong darkness.
 
     members: a reusable bool array over all labels, all False (it is restored to that on return).
@@ -56,9 +58,11 @@ def cell_ink(dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: Str
     return tables.ink[strong][dark_crop] * mask, strong
 
 
-def cell_sample(dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: StretchTables,
-                members: np.ndarray) -> tuple[np.ndarray, int]:
-    """(uint8 28x28 sample, strong darkness); equal to sample_image(cell_ink(...)[0]), only quicker."""
+def cell_sample(
+    dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: StretchTables, members: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """(uint8 28x28 sample, strong darkness); equal to the stored form of normalize_clipped(cell_ink(...)[0]),
+    only quicker."""
     mask, dark_crop, strong = _mask_and_strong(dark, labels, marks, members)
     inky = (dark_crop >= tables.first_inky[strong]) & mask  # contract step 2 on the stretched ink
     x0, y0, w, h = cv2.boundingRect(inky.view(np.uint8))  # step 3's box, in one call
@@ -68,13 +72,21 @@ def cell_sample(dark: np.ndarray, labels: np.ndarray, marks: CellMarks, tables: 
         crop = tables.ink[strong][dark_crop[y0:y1, x0:x1]] * mask[y0:y1, x0:x1]  # step 3
         new_h, new_w = fitted_size(h, w)  # step 4
         top, left = (CANVAS_SIDE - new_h) // 2, (CANVAS_SIDE - new_w) // 2  # steps 5-6
-        out[top:top + new_h, left:left + new_w] = area_matrix(h, new_h) @ crop @ area_matrix(w, new_w).T
+        out[top : top + new_h, left : left + new_w] = area_matrix(h, new_h) @ crop @ area_matrix(w, new_w).T
     return _to_uint8(out), strong
 
 
-def sample_image(ink: np.ndarray) -> np.ndarray:
-    """The stored 28x28 uint8 sample (0 = paper, 255 = full ink) for an ink array with values in [0, 1]."""
-    return _to_uint8(normalize_clipped(ink))
+def core_extent(
+    dark: np.ndarray, labels: np.ndarray, marks: CellMarks, threshold: int, strong: int, members: np.ndarray
+) -> int:
+    """Longer side (px) of the box around the marks' core: their pixels at least SPECK_CORE_LEVEL of their strong
+    darkness (or the ink threshold). Blur spreads a mark's thresholded outline, not its core, so a dot measures
+    the same at 90 and at 600 dpi."""
+    mask, dark_crop, _ = _mask_and_strong(dark, labels, marks, members)
+    level = max(threshold, params.SPECK_CORE_LEVEL * strong)
+    core = ((dark_crop >= level) & mask).view(np.uint8)
+    _, _, w, h = cv2.boundingRect(core)
+    return max(w, h)
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

@@ -7,9 +7,12 @@ Steps (each a function in its own module):
   4. digit.py    each cell's own ink, contrast-stretched -> normalize.py (the shared contract) -> 28 x 28
 Coordinates: pixel centres are integers (OpenCV's convention); corners are in the input image's pixels.
 
-The grid must appear upright (rotated by well under 45 degrees). A page photographed sideways is refused
-with a reason; an upside-down page cannot be told apart from an upright one on the plain legacy grid, so
-its rows would be read bottom-up (the decoder applies EXIF orientation, which covers phone photos).
+On a version 2 sheet step 1 is the corner markers instead (markers.py, through sheet.read_sheet): they give
+the grid's corners in the sheet's own order however the page lies, so a page turned by 90, 180 or 270 degrees or
+mirrored reads right, and the preview is turned upright. On the legacy grid (no markers) the grid must appear
+upright (rotated by well under 45 degrees): a page photographed sideways is refused with a reason; an
+upside-down page cannot be told apart from an upright one on the plain grid, so its rows would be read bottom-up
+(the decoder applies EXIF orientation, which covers phone photos).
 """
 
 import time
@@ -19,15 +22,33 @@ import cv2
 import numpy as np
 
 from digitlab.pipeline import params
-from digitlab.pipeline.cells import (CellMarks, assign_marks, classify, find_components, find_line_bands,
-                                     join_crossings, remove_grid_lines)
-from digitlab.pipeline.digit import StretchTables, cell_sample
-from digitlab.pipeline.flatfield import (Pyramid, bright_region, downscale_int, flat_field, paper_threshold,
-                                         power_of_two_below, to_full, to_small)
+from digitlab.pipeline.cells import (
+    CellMarks,
+    CellStatus,
+    assign_marks,
+    classify,
+    find_components,
+    find_line_bands,
+    join_crossings,
+    remove_grid_lines,
+)
+from digitlab.pipeline.digit import StretchTables, cell_sample, core_extent
+from digitlab.pipeline.flatfield import (
+    Pyramid,
+    bright_region,
+    downscale_int,
+    flat_field,
+    paper_threshold,
+    power_of_two_below,
+    to_full,
+    to_small,
+)
 from digitlab.pipeline.grid import GridNotFound, GridQuad, detection_factor, find_grid
-from digitlab.pipeline.imageio import downscale_to
+from digitlab.pipeline.imageio import as_gray, downscale_to
+from digitlab.pipeline.markers import SheetPose, upright
+from digitlab.pipeline.sheet import SheetReading, read_sheet
 from digitlab.pipeline.template import COLUMNS, ROWS, ROWS_PER_LABEL, label_for_row
-from digitlab.pipeline.warp import build_remap, measure_mesh, rectify
+from digitlab.pipeline.warp import build_remap, even_mesh, measure_mesh, rectify
 
 
 @dataclass
@@ -37,7 +58,7 @@ class CellResult:
     row: int
     col: int
     label: str
-    status: str  # "kept" | "blank" | "rejected"
+    status: CellStatus
     reason: str | None  # None when kept; "empty" when blank; params.REJECT_REASONS when rejected
     image: np.ndarray | None  # uint8 28x28, 0 = paper, 255 = ink; None for blank cells
 
@@ -52,15 +73,15 @@ class PageExtraction:
 
     @property
     def kept_count(self) -> int:
-        return sum(c.status == "kept" for c in self.cells)
+        return sum(c.status == CellStatus.KEPT for c in self.cells)
 
     @property
     def blank_count(self) -> int:
-        return sum(c.status == "blank" for c in self.cells)
+        return sum(c.status == CellStatus.BLANK for c in self.cells)
 
     @property
     def rejected_count(self) -> int:
-        return sum(c.status == "rejected" for c in self.cells)
+        return sum(c.status == CellStatus.REJECTED for c in self.cells)
 
 
 @dataclass
@@ -78,19 +99,38 @@ class ExtractionDebug:
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
 
 
-def extract_page(gray: np.ndarray, labels: list[str]) -> PageExtraction:
-    """Find the 20 x 30 grid on a page image and decide every cell; raises GridNotFound(reason)."""
-    return extract_page_debug(gray, labels)[0]
+def extract_page(
+    gray: np.ndarray, labels: list[str], reading: SheetReading | None = None, corners: np.ndarray | None = None
+) -> PageExtraction:
+    """Find the 20 x 30 grid on a page image and decide every cell; raises GridNotFound(reason).
+
+    reading: what sheet.read_sheet found on this same image, when the caller has it already (else the corner
+    markers are looked for here). corners: the grid's outer corners TL TR BR BL in the image's pixels, placed by
+    hand (a page whose grid was not found or not trusted): then nothing is searched for, and the grid's lines are
+    traced from them (or, where they cannot be, spaced evenly between them)."""
+    return extract_page_debug(gray, labels, reading, corners)[0]
 
 
-def extract_page_debug(gray: np.ndarray, labels: list[str]) -> tuple[PageExtraction, ExtractionDebug]:
+def extract_page_debug(
+    gray: np.ndarray, labels: list[str], reading: SheetReading | None = None, corners: np.ndarray | None = None
+) -> tuple[PageExtraction, ExtractionDebug]:
     """extract_page, also returning the intermediate images and per-step timings."""
     gray = _check_input(gray, labels)
     timings: dict[str, float] = {}
     clock = _Clock(timings)
 
-    pyramid = Pyramid(gray)
-    mesh, found, detect_level = _locate_grid(pyramid, clock)
+    if corners is not None:
+        reading = SheetReading(pose=None, code=None, pyramid=Pyramid(gray))
+    if reading is None:
+        reading = read_sheet(gray, read_qr=False)
+        clock("markers")
+    pyramid = reading.pyramid
+    if corners is not None:
+        mesh, found, detect_level = _locate_grid_by_hand(pyramid, np.asarray(corners, dtype=np.float64), clock)
+    elif reading.pose is not None:
+        mesh, found, detect_level = _locate_grid_by_markers(pyramid, reading.pose, clock)
+    else:
+        mesh, found, detect_level = _locate_grid(pyramid, clock)
     cell, margin = params.CELL_PX, params.MARGIN_PX
     # Rectify from the smallest pyramid level that keeps at least CELL_PX per cell (INTER_AREA has already
     # averaged it there, so the bilinear remap does not alias thin lines at 600 dpi).
@@ -126,21 +166,36 @@ def extract_page_debug(gray: np.ndarray, labels: list[str]) -> tuple[PageExtract
     for index in range(ROWS * COLUMNS):
         row, col = divmod(index, COLUMNS)
         label = label_for_row(labels, row)
-        m = marks.get(index)
-        if m is None:
-            cells.append(CellResult(row, col, label, "blank", params.REASON_EMPTY, None))
+        mark = marks.get(index)
+        if mark is None:
+            cells.append(CellResult(row, col, label, CellStatus.BLANK, params.REASON_EMPTY, None))
             continue
-        status, reason = classify(m, strong[index], page_strong, cell)
+        core = None
+        if mark.extent < params.SPECK_CORE_CHECK * cell:
+            core = core_extent(dark, comps.labels, mark, threshold, int(strong[index]), members)
+        status, reason = classify(mark, strong[index], page_strong, cell, core)
         cells.append(CellResult(row, col, label, status, reason, samples[index]))
     clock("decide")
 
     preview = draw_preview(pyramid, detect_level, mesh, cells)
+    if reading.pose is not None:
+        preview = upright(preview, reading.pose)
     clock("preview")
-    corners = [tuple(float(v) for v in mesh[i, k]) for i, k in ((0, 0), (0, COLUMNS), (ROWS, COLUMNS), (ROWS, 0))]
-    result = PageExtraction(corners=corners, cells=cells, preview=preview)
-    debug = ExtractionDebug(mesh=mesh, lines_found=found, dark=dark, clean=clean, labels=comps.labels,
-                            threshold=threshold,
-                            marks=marks, work_factor=work_factor, timings=timings)
+    outer = [
+        (float(mesh[i, k, 0]), float(mesh[i, k, 1])) for i, k in ((0, 0), (0, COLUMNS), (ROWS, COLUMNS), (ROWS, 0))
+    ]
+    result = PageExtraction(corners=outer, cells=cells, preview=preview)
+    debug = ExtractionDebug(
+        mesh=mesh,
+        lines_found=found,
+        dark=dark,
+        clean=clean,
+        labels=comps.labels,
+        threshold=threshold,
+        marks=marks,
+        work_factor=work_factor,
+        timings=timings,
+    )
     return result, debug
 
 
@@ -158,14 +213,15 @@ def _check_input(gray: np.ndarray, labels: list[str]) -> np.ndarray:
     needed = ROWS // ROWS_PER_LABEL
     if len(labels) < needed:
         raise ValueError(f"need {needed} labels (one per {ROWS_PER_LABEL} rows), got {len(labels)}")
-    gray = np.asarray(gray)
-    if gray.ndim == 3 and gray.shape[2] in (3, 4):  # forgiving in notebooks: a colour image is converted
-        gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY if gray.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    if gray.ndim != 2 or gray.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 grey image (H x W), got {gray.dtype} {gray.shape}")
+    gray = as_gray(gray)
     if min(gray.shape) < params.MIN_IMAGE_SIDE:
-        raise GridNotFound(f"The image is too small ({gray.shape[1]} x {gray.shape[0]} px) to hold the grid.")
-    return np.ascontiguousarray(gray)
+        raise GridNotFound(
+            f"The image is too small ({gray.shape[1]} x {gray.shape[0]} px) to hold the grid.",
+            "page_too_small",
+            width=int(gray.shape[1]),
+            height=int(gray.shape[0]),
+        )
+    return gray
 
 
 def _locate_grid(pyramid: Pyramid, clock: "_Clock") -> tuple[np.ndarray, float, int]:
@@ -199,6 +255,34 @@ def _locate_grid(pyramid: Pyramid, clock: "_Clock") -> tuple[np.ndarray, float, 
             error = error or exc
     assert error is not None
     raise error
+
+
+def _locate_grid_by_markers(pyramid: Pyramid, pose: SheetPose, clock: "_Clock") -> tuple[np.ndarray, float, int]:
+    """Like _locate_grid, with the grid's corners from the sheet's corner markers (in the sheet's order, however
+    the page lies in the image) instead of searched for; the mesh is traced from them the same way."""
+    factor = detection_factor(pyramid.level(1).shape, params.DETECT_LONG_SIDE)
+    dark = flat_field(detection_copy(pyramid, factor), params.DETECT_FLAT_KERNEL)
+    clock("detect_prepare")
+    mesh, found = measure_mesh(dark, to_small(pose.grid_corners, factor))
+    clock("mesh")
+    return to_full(mesh, factor), found, factor
+
+
+def _locate_grid_by_hand(pyramid: Pyramid, corners: np.ndarray, clock: "_Clock") -> tuple[np.ndarray, float, int]:
+    """Like _locate_grid_by_markers, from corners a student placed. Hand-placed corners are trusted: where the
+    lines cannot be traced (a very faint or damaged grid), the mesh is the even grid between the corners."""
+    if corners.shape != (4, 2) or not np.isfinite(corners).all():
+        raise ValueError("corners must be four (x, y) points: top-left, top-right, bottom-right, bottom-left")
+    factor = detection_factor(pyramid.level(1).shape, params.DETECT_LONG_SIDE)
+    dark = flat_field(detection_copy(pyramid, factor), params.DETECT_FLAT_KERNEL)
+    clock("detect_prepare")
+    try:
+        mesh, found = measure_mesh(dark, to_small(corners, factor))
+        mesh = to_full(mesh, factor)
+    except GridNotFound:
+        mesh, found = even_mesh(corners), 0.0
+    clock("mesh")
+    return mesh, found, factor
 
 
 def detection_copy(pyramid: Pyramid, factor: int) -> np.ndarray:
@@ -243,7 +327,7 @@ def draw_preview(pyramid: Pyramid, factor: int, mesh: np.ndarray, cells: list[Ce
     quads = np.stack([pts[:-1, :-1], pts[:-1, 1:], pts[1:, 1:], pts[1:, :-1]], axis=2).reshape(-1, 4, 2)
     status = np.array([c.status for c in cells])
     overlay = base.copy()
-    for name, colour in (("kept", (60, 190, 60)), ("rejected", (50, 50, 230))):
+    for name, colour in ((CellStatus.KEPT, (60, 190, 60)), (CellStatus.REJECTED, (50, 50, 230))):
         chosen = quads[status == name]
         if len(chosen):
             cv2.fillPoly(overlay, list(chosen), colour, lineType=cv2.LINE_8, shift=shift)

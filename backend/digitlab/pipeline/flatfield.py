@@ -4,6 +4,8 @@ Darkness images are uint8: 0 = paper, 255 = black, after dividing out the paper 
 uneven scanner light and the colour of the paper do not matter to any later threshold.
 """
 
+from typing import Literal, overload
+
 import cv2
 import numpy as np
 
@@ -61,8 +63,19 @@ def to_small(points: np.ndarray, factor: int) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) - (factor - 1) / 2.0) / factor
 
 
-def flat_field(gray: np.ndarray, kernel: int, block: int = params.FLAT_BLOCK,
-               with_paper: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+@overload
+def flat_field(gray: np.ndarray, kernel: int, block: int = ..., with_paper: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def flat_field(
+    gray: np.ndarray, kernel: int, block: int = ..., *, with_paper: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def flat_field(
+    gray: np.ndarray, kernel: int, block: int = params.FLAT_BLOCK, with_paper: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """uint8 darkness = 255 * (1 - gray / paper), paper estimated by a max-filter on a 1/block copy.
 
     The max-filter must be wider than any stroke or line so it always reaches paper; blurring it afterwards
@@ -81,8 +94,9 @@ def flat_field(gray: np.ndarray, kernel: int, block: int = params.FLAT_BLOCK,
     return (dark, paper) if with_paper else dark
 
 
-def paper_threshold(dark: np.ndarray, lo: int, hi: int, sigmas: float = params.NOISE_SIGMAS,
-                    where: np.ndarray | None = None) -> int:
+def paper_threshold(
+    dark: np.ndarray, lo: int, hi: int, sigmas: float = params.NOISE_SIGMAS, where: np.ndarray | None = None
+) -> int:
     """Darkness threshold between paper and marks: paper median + `sigmas` robust sigmas, in [lo, hi].
 
     where: optional bool mask of the pixels to learn the noise from (the sheet, not the table around it).

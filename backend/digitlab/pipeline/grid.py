@@ -17,11 +17,14 @@ from digitlab.pipeline.template import COLUMNS, ROWS
 
 
 class GridNotFound(Exception):
-    """No 20 x 30 grid on the page; `reason` (also str(exc)) says why in words a student understands."""
+    """No 20 x 30 grid on the page; `reason` (also str(exc)) says why in words a student understands, `code` and
+    `params` the same for a web app that says it in the student's language."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, code: str, **params: float | int | str):
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.params = params
 
 
 @dataclass
@@ -42,16 +45,21 @@ def find_grid(dark: np.ndarray, sheet: np.ndarray | None = None, sensitive: bool
     binarisation threshold, for a second attempt when the lines are very thin or faint.
     """
     if sensitive:
-        threshold = paper_threshold(dark, params.GRID_DARK_MIN_SENSITIVE, params.GRID_DARK_MAX_SENSITIVE,
-                                    params.NOISE_SIGMAS_SENSITIVE, where=sheet)
+        threshold = paper_threshold(
+            dark,
+            params.GRID_DARK_MIN_SENSITIVE,
+            params.GRID_DARK_MAX_SENSITIVE,
+            params.NOISE_SIGMAS_SENSITIVE,
+            where=sheet,
+        )
     else:
         threshold = paper_threshold(dark, params.GRID_DARK_MIN, params.GRID_DARK_MAX, where=sheet)
     binary = (dark > threshold).view(np.uint8)
     _check_busy(binary)
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None or len(contours) == 0:
-        raise GridNotFound("The page is empty: no lines or writing were found. Is this the right page?")
-    component, hole_areas = _grid_component(contours, hierarchy[0][:, 3])
+        raise GridNotFound("The page is empty: no lines or writing were found. Is this the right page?", "page_empty")
+    component, hole_areas = _grid_component(tuple(contours), hierarchy[0][:, 3])
     points = contours[component].reshape(-1, 2).astype(np.float64)
     # An empty cell's hole: digits touching two lines split many cells into smaller holes, so the median
     # would underestimate it; a high percentile is an intact cell.
@@ -73,8 +81,10 @@ def _check_busy(binary: np.ndarray) -> None:
     marks = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)[0]
     holes = cv2.connectedComponents(1 - binary, connectivity=4, ltype=cv2.CV_32S)[0]
     if max(marks, holes) > params.BUSY_MAX_MARKS:
-        raise GridNotFound("No grid found: the image is mostly noise or texture. Upload a scan or photo of the "
-                           "printed grid sheet.")
+        raise GridNotFound(
+            "No grid found: the image is mostly noise or texture. Upload a scan or photo of the printed grid sheet.",
+            "page_noise",
+        )
 
 
 def _grid_component(contours: tuple, parent: np.ndarray) -> tuple[int, np.ndarray]:
@@ -87,7 +97,9 @@ def _grid_component(contours: tuple, parent: np.ndarray) -> tuple[int, np.ndarra
     keep = areas >= params.MIN_HOLE_AREA
     holes, areas = holes[keep], areas[keep]
     if holes.size == 0:
-        raise GridNotFound("No grid found: the page has no ruled cells. Upload a scan of the printed grid sheet.")
+        raise GridNotFound(
+            "No grid found: the page has no ruled cells. Upload a scan of the printed grid sheet.", "no_ruled_cells"
+        )
     owners = parent[holes]
     counts = np.bincount(owners)
     best, best_cells, best_areas = -1, 0, areas[:0]
@@ -103,7 +115,11 @@ def _grid_component(contours: tuple, parent: np.ndarray) -> tuple[int, np.ndarra
     if best_cells < params.GRID_MIN_CELL_HOLES:
         raise GridNotFound(
             f"No grid found: the largest ruled area has only {best_cells} closed cells "
-            f"(a sheet has {COLUMNS * ROWS}). Is the whole grid on the page, in focus and not too dark?")
+            f"(a sheet has {COLUMNS * ROWS}). Is the whole grid on the page, in focus and not too dark?",
+            "grid_incomplete",
+            cells=int(best_cells),
+            expected=COLUMNS * ROWS,
+        )
     return best, best_areas
 
 
@@ -153,7 +169,7 @@ def _intersect(l1: tuple[np.ndarray, np.ndarray], l2: tuple[np.ndarray, np.ndarr
     (p, r), (q, s) = l1, l2
     denom = r[0] * s[1] - r[1] * s[0]
     if abs(denom) < 1e-9:
-        raise GridNotFound("No grid found: the detected grid outline is degenerate.")
+        raise GridNotFound("No grid found: the detected grid outline is degenerate.", "grid_degenerate")
     t = ((q[0] - p[0]) * s[1] - (q[1] - p[1]) * s[0]) / denom
     return p + t * r
 
@@ -168,10 +184,21 @@ def _check_shape(corners: np.ndarray, cell_hole: float) -> None:
     aspect = (sides[1] + sides[3]) / max(sides[0] + sides[2], 1e-9)
     lo, hi = params.GRID_ASPECT_RANGE
     if 1 / hi <= aspect <= 1 / lo:
-        raise GridNotFound("The grid is sideways: rotate the image so the page is upright (30 rows top to bottom).")
+        raise GridNotFound(
+            "The grid is sideways: rotate the image so the page is upright (30 rows top to bottom).", "grid_sideways"
+        )
     if not lo <= aspect <= hi:
-        raise GridNotFound(f"Found a grid, but its shape (height/width {aspect:.2f}) is not the 20 x 30 sheet.")
+        raise GridNotFound(
+            f"Found a grid, but its shape (height/width {aspect:.2f}) is not the 20 x 30 sheet.",
+            "grid_wrong_shape",
+            aspect=round(float(aspect), 2),
+        )
     cells = _quad_area(corners) / max(cell_hole, 1.0)
     lo, hi = params.GRID_CELL_COUNT_RANGE
     if not lo <= cells <= hi:
-        raise GridNotFound(f"Found a grid, but it has about {cells:.0f} cells; the sheet has {COLUMNS * ROWS}.")
+        raise GridNotFound(
+            f"Found a grid, but it has about {cells:.0f} cells; the sheet has {COLUMNS * ROWS}.",
+            "grid_wrong_cell_count",
+            cells=round(float(cells)),
+            expected=COLUMNS * ROWS,
+        )

@@ -1,7 +1,17 @@
-"""Encoding arrays to image bytes (PNG for lossless samples, JPEG for large previews)."""
+"""Grey input for the pipeline, and encoding arrays to image bytes (PNG for lossless samples, JPEG for previews)."""
 
 import cv2
 import numpy as np
+
+
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """A contiguous uint8 grey image; forgiving in notebooks: a BGR or BGRA colour image is converted."""
+    gray = np.asarray(image)
+    if gray.ndim == 3 and gray.shape[2] in (3, 4):
+        gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY if gray.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 grey image (H x W), got {gray.dtype} {gray.shape}")
+    return np.ascontiguousarray(gray)
 
 
 def encode_png(image: np.ndarray) -> bytes:

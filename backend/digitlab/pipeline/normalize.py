@@ -10,11 +10,20 @@ from functools import lru_cache
 
 import numpy as np
 
-CONTRACT_VERSION = "1"
+# The contract's constants live in core.contract (their one source); re-exported here for the pipeline.
+from digitlab.core.contract import CANVAS_SIDE, CONTRACT_VERSION, FIT_SIDE, INK_THRESHOLD
 
-INK_THRESHOLD = 0.2  # a pixel belongs to the ink's bounding box when its intensity is above this
-FIT_SIDE = 26  # the longer side of the ink's bounding box after scaling
-CANVAS_SIDE = 28  # network input side; the 1 px frame mirrors MNIST's empty border
+__all__ = [
+    "CANVAS_SIDE",
+    "CONTRACT_VERSION",
+    "FIT_SIDE",
+    "INK_THRESHOLD",
+    "area_matrix",
+    "fitted_size",
+    "ink_bbox",
+    "normalize_clipped",
+    "normalize_sample",
+]
 
 
 def fitted_size(h: int, w: int) -> tuple[int, int]:
@@ -81,6 +90,6 @@ def normalize_clipped(a: np.ndarray) -> np.ndarray:
     resized = area_matrix(h, new_h) @ crop @ area_matrix(w, new_w).T
     top = (CANVAS_SIDE - new_h) // 2
     left = (CANVAS_SIDE - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = resized
+    out[top : top + new_h, left : left + new_w] = resized
     np.clip(out, 0.0, 1.0, out=out)  # rounding in the products can step a hair outside [0, 1]
     return out

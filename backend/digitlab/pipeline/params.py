@@ -52,6 +52,23 @@ SIDE_FIT_TRIM = 0.08  # ignore this fraction at each end of a side when fitting 
 SIDE_FIT_GATE = 0.35  # cells; contour points farther from the rough side (digits sticking out) are ignored
 SIDE_FIT_ROUNDS = 2  # refits, each gated by the previous sides (a rough corner a little off is pulled in)
 
+# --- version 2 sheet: corner markers and the sheet code (markers.py, sheet_code.py) ---
+MARKER_DETECT_LONG_SIDE = 1600  # markers are found on a copy with its long side in [800, 1600): a 10 mm marker
+#                                 is still >= 27 px there (4.5 px per bit), and ArUco on it costs a few ms
+MARKER_THRESHOLD_WINDOW = 13  # px, the adaptive threshold's window on the search copy (2-3 of a marker's bits)
+MARKER_DARK_FRACTION = 0.6  # a candidate square whose middle averages below this fraction of the paper's
+#                             brightness looks like a marker (~0.35 of paper) rather than a cell (~0.9 or more)
+MARKER_MIN_SIDE_PX = 10  # ... and is a square: no side shorter than this (a marker is >= 14 px on the search copy
+MARKER_MAX_SKEW = 2.0  # even for a sheet filling half a photo) and its longest side at most this many shortest
+MARKER_MAX_SIDE_FRACTION = 0.25  # of the image's short side: a 10 mm marker is ~5 % of a sheet filling the image
+MARKER_MIN_FOUND = 3  # markers needed for the page's pose (three fix it; one may be covered or smudged)
+MARKER_MAX_ERROR = 0.15  # marker sides; a found marker corner farther than this from where the fitted pose
+#                          puts it means the markers are not the sheet's layout (a marker-like doodle)
+QR_PX_PER_MM = 10  # the QR code's square is warped upright at this resolution (8 px per module) to be read
+QR_SEARCH_LONG_SIDE = 3200  # a page without markers is searched for its code on a copy with its long side in
+#                             [1600, 3200): the code's 0.8 mm modules are >= 4 px there, enough for OpenCV
+QR_MARGIN_MM = 3.0  # paper around the code's own quiet zone taken into that crop (the pose is ~1 mm exact)
+
 # --- mesh (true positions of the 31 x 21 line intersections) ---
 MESH_CELL_PX = 24  # cell size of the small rectified copy used to trace each line
 MESH_OPEN_FRACTION = 0.9  # opening length (cells) that keeps grid lines and removes digit strokes (even a
@@ -101,6 +118,12 @@ FRAGMENT_MAX_AREA = 1.0  # ... and has less ink than the main part (a 7 whose wh
 # --- cell decisions ---
 SPECK_MAX_EXTENT = 0.25  # cells; marks all smaller than this in both directions are specks (the smallest
 #                          digit we expect, 35 % of a cell, is 0.35 cells tall)
+SPECK_CORE_CHECK = 0.4  # cells; a mark smaller than this is measured again at its core: blur and a low
+#                        resolution spread a dark dot by a pixel or two each side (at 90 dpi, 32 px cells, that
+#                        is 0.06-0.1 cells), so its thresholded extent overstates what was drawn
+SPECK_CORE_LEVEL = 0.5  # the core: darkness >= this fraction of the mark's strong ink (its full width at half
+#                         maximum, which blur does not grow), or the ink threshold if higher (a faint mark's
+#                         core is all of it). A core shorter than SPECK_MAX_EXTENT is a dot or a pen touch-down
 STRAY_MAX_AREA = 0.15  # a small mark in a written cell is a stray speck if below this fraction of the main
 #                        stroke's area and ...
 STRAY_MIN_GAP = 0.25  # ... farther than this (cells) from the main stroke's box (dots of i, j, ä are kept)

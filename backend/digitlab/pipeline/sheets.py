@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-TILE = 28
+from digitlab.core.contract import CANVAS_SIDE as TILE
+
 SEPARATOR = 1  # px between tiles and around the sheet
 SEPARATOR_GREY = 200  # light grey lines: visible between white tiles, quieter than the ink
 
@@ -32,5 +33,5 @@ def sprite_sheet(images: list[np.ndarray], columns: int = 20) -> np.ndarray:
             tile = np.round(np.clip(tile, 0, 1) * 255).astype(np.uint8)
         r, c = divmod(i, cols)
         y, x = SEPARATOR + r * step, SEPARATOR + c * step
-        sheet[y:y + TILE, x:x + TILE] = 255 - tile
+        sheet[y : y + TILE, x : x + TILE] = 255 - tile
     return sheet

@@ -20,8 +20,31 @@ V_LINES = COLUMNS + 1  # 21 vertical lines
 def canonical_corners(cell: float, margin: float) -> np.ndarray:
     """Outer grid corners TL TR BR BL in a rectified image with this cell size and margin."""
     w, h = COLUMNS * cell, ROWS * cell
-    return np.array([[margin, margin], [margin + w, margin], [margin + w, margin + h], [margin, margin + h]],
-                    dtype=np.float64)
+    return np.array(
+        [[margin, margin], [margin + w, margin], [margin + w, margin + h], [margin, margin + h]], dtype=np.float64
+    )
+
+
+def even_mesh(corners: np.ndarray) -> np.ndarray:
+    """(31, 21, 2) line intersections of a flat grid with these outer corners TL TR BR BL (one homography)."""
+    to_page = cv2.getPerspectiveTransform(
+        canonical_corners(1.0, 0.0).astype(np.float32), np.asarray(corners, dtype=np.float32)
+    )
+    ys, xs = np.mgrid[0:H_LINES, 0:V_LINES].astype(np.float64)
+    grid = np.stack([xs, ys], axis=-1).reshape(-1, 1, 2)
+    return cv2.perspectiveTransform(grid, to_page).reshape(H_LINES, V_LINES, 2)
+
+
+def cell_cutout(gray: np.ndarray, corners: np.ndarray, row: int, col: int, size: int = 112) -> np.ndarray:
+    """One cell as it is on the page, upright, with a quarter cell of its neighbours around it (size x size px):
+    what the extraction looked at there, for a student to see why a cell was dropped. corners: the grid's outer
+    corners TL TR BR BL in gray's pixels (the sheet's own order, so a turned or mirrored page comes out upright)."""
+    mesh = even_mesh(corners)
+    quad = np.array([mesh[row, col], mesh[row, col + 1], mesh[row + 1, col + 1], mesh[row + 1, col]], np.float32)
+    pad = size / 6  # a quarter of the cell (which spans 2/3 of the output) on each side
+    square = np.array([[pad, pad], [size - pad, pad], [size - pad, size - pad], [pad, size - pad]], np.float32)
+    to_cutout = cv2.getPerspectiveTransform(quad, square)
+    return cv2.warpPerspective(gray, to_cutout, (size, size), flags=cv2.INTER_LINEAR, borderValue=255)
 
 
 def measure_mesh(dark: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, float]:
@@ -34,23 +57,32 @@ def measure_mesh(dark: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, flo
     m = c  # one cell of margin, so the outer lines' search windows stay inside the image
     width, height = COLUMNS * c + 2 * m, ROWS * c + 2 * m
     to_page = cv2.getPerspectiveTransform(canonical_corners(c, m).astype(np.float32), corners.astype(np.float32))
-    warped = cv2.warpPerspective(dark, to_page, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpPerspective(
+        dark,
+        to_page,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     k = max(3, round(params.MESH_OPEN_FRACTION * c))
     # An opening along the line direction keeps long lines and drops digit strokes shorter than k.
     horiz = cv2.morphologyEx(warped, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
     vert = cv2.morphologyEx(warped, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
     # Per-strip profiles: each horizontal line measured once per cell column, each vertical once per row.
-    h_profile = horiz[:, m:m + COLUMNS * c].reshape(height, COLUMNS, c).sum(axis=2, dtype=np.float32)
-    v_profile = vert[m:m + ROWS * c, :].reshape(ROWS, c, width).sum(axis=1, dtype=np.float32).T
+    h_profile = horiz[:, m : m + COLUMNS * c].reshape(height, COLUMNS, c).sum(axis=2, dtype=np.float32)
+    v_profile = vert[m : m + ROWS * c, :].reshape(ROWS, c, width).sum(axis=1, dtype=np.float32).T
     y_centres = m + np.arange(H_LINES) * c
     x_centres = m + np.arange(V_LINES) * c
     h_off, h_ok = _trace(h_profile, y_centres, c)
     v_off, v_ok = _trace(v_profile, x_centres, c)
     found = float(h_ok.sum() + v_ok.sum()) / (h_ok.size + v_ok.size)
     if found < params.MESH_MIN_FOUND:
-        raise GridNotFound(f"Grid lines could not be traced (only {found:.0%} visible). Is the sheet in focus "
-                           "and evenly lit?")
+        raise GridNotFound(
+            f"Grid lines could not be traced (only {found:.0%} visible). Is the sheet in focus and evenly lit?",
+            "grid_lines_faint",
+            visible=round(float(found), 2),
+        )
     strip_x = m + (np.arange(COLUMNS) + 0.5) * c
     strip_y = m + (np.arange(ROWS) + 0.5) * c
     h_coef = _fit_lines(strip_x, y_centres[:, None] + h_off, h_ok, y_centres, c, "horizontal")
@@ -66,7 +98,7 @@ def _trace(profile: np.ndarray, centres: np.ndarray, cell: int) -> tuple[np.ndar
 
     profile: (length, strips) summed line darkness; centres: expected positions (N,).
     """
-    w = int(round(params.MESH_SEARCH * cell))
+    w = round(params.MESH_SEARCH * cell)
     window = np.arange(-w, w + 1)
     block = profile[centres[:, None] + window[None, :]]  # (N, 2w+1, strips)
     block = block - block.min(axis=1, keepdims=True)
@@ -79,8 +111,9 @@ def _trace(profile: np.ndarray, centres: np.ndarray, cell: int) -> tuple[np.ndar
     return centroid - w, strength >= floor
 
 
-def _fit_lines(t: np.ndarray, pos: np.ndarray, ok: np.ndarray, expected: np.ndarray, cell: int,
-               name: str) -> np.ndarray:
+def _fit_lines(
+    t: np.ndarray, pos: np.ndarray, ok: np.ndarray, expected: np.ndarray, cell: int, name: str
+) -> np.ndarray:
     """Quadratic fit pos = f(t) for every line at once, robust to a few bad strips.
 
     Returns rows [a, b, c, mid, span]: pos = a*tn^2 + b*tn + c with tn = (t - mid) / span. Lines seen in
@@ -93,8 +126,12 @@ def _fit_lines(t: np.ndarray, pos: np.ndarray, ok: np.ndarray, expected: np.ndar
     n = len(expected)
     missing = n - int(good.sum())
     if missing > params.MESH_MAX_MISSING_LINES:
-        raise GridNotFound(f"{missing} of the {n} {name} grid lines could not be traced. Is the whole grid on the "
-                           "page and in focus?")
+        raise GridNotFound(
+            f"{missing} of the {n} {name} grid lines could not be traced. Is the whole grid on the page and in focus?",
+            "grid_lines_missing",
+            missing=int(missing),
+            total=int(n),
+        )
     if missing:
         idx = np.arange(n)
         coef[:, 2] -= expected
@@ -106,14 +143,16 @@ def _fit_lines(t: np.ndarray, pos: np.ndarray, ok: np.ndarray, expected: np.ndar
     spacing = np.diff(_evaluate(coef, tn), axis=0) / cell
     lo, hi = params.MESH_SPACING_RANGE
     if spacing.min() < lo or spacing.max() > hi:
-        raise GridNotFound(f"The {name} grid lines are not evenly spaced: this is not the 20 x 30 sheet, or the "
-                           "page is folded.")
+        raise GridNotFound(
+            f"The {name} grid lines are not evenly spaced: this is not the 20 x 30 sheet, or the page is folded.",
+            "grid_lines_uneven",
+        )
     return np.concatenate([coef, np.full((n, 1), mid), np.full((n, 1), span)], axis=1)
 
 
 def _weighted_fits(t: np.ndarray, y: np.ndarray, w: np.ndarray, degree: int) -> np.ndarray:
     """Least-squares polynomials (coefficients [a, b, c], highest first, zero-padded) for all rows at once."""
-    v = np.stack([t ** k for k in range(degree, -1, -1)], axis=1)  # (S, degree+1)
+    v = np.stack([t**k for k in range(degree, -1, -1)], axis=1)  # (S, degree+1)
     a = np.einsum("ns,sk,sl->nkl", w, v, v) + 1e-9 * np.eye(degree + 1)  # ridge: rows without points
     b = np.einsum("ns,sk,ns->nk", w, v, y)
     sol = np.linalg.solve(a, b[..., None])[..., 0]
@@ -154,8 +193,9 @@ def _poly(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (coef[..., 0] * tn + coef[..., 1]) * tn + coef[..., 2]
 
 
-def _intersections(h_coef: np.ndarray, v_coef: np.ndarray, x_centres: np.ndarray,
-                   y_centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _intersections(
+    h_coef: np.ndarray, v_coef: np.ndarray, x_centres: np.ndarray, y_centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve y = h_i(x), x = v_k(y) for all (i, k) by fixed-point iteration (lines are near axis-parallel)."""
     x = np.broadcast_to(x_centres[None, :].astype(np.float64), (H_LINES, V_LINES))
     y = np.broadcast_to(y_centres[:, None].astype(np.float64), (H_LINES, V_LINES))
@@ -197,8 +237,10 @@ def build_remap(mesh: np.ndarray, cell: int, margin: int) -> tuple[np.ndarray, n
     xs = np.arange(width // f) * f + (f - 1) / 2
     ys = np.arange(height // f) * f + (f - 1) / 2
     coarse = _lerp_along(_lerp_along(mesh, 1, cell, margin, xs), 0, cell, margin, ys).astype(np.float32)
-    return (cv2.resize(np.ascontiguousarray(coarse[..., 0]), (width, height), interpolation=cv2.INTER_LINEAR),
-            cv2.resize(np.ascontiguousarray(coarse[..., 1]), (width, height), interpolation=cv2.INTER_LINEAR))
+    return (
+        cv2.resize(np.ascontiguousarray(coarse[..., 0]), (width, height), interpolation=cv2.INTER_LINEAR),
+        cv2.resize(np.ascontiguousarray(coarse[..., 1]), (width, height), interpolation=cv2.INTER_LINEAR),
+    )
 
 
 def rectify(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:

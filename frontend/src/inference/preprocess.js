@@ -1,12 +1,18 @@
+// @ts-check
 // The shared 28x28 preprocessing contract (shared/preprocessing/CONTRACT.md, version "1"), in the browser.
-// Pure: no DOM, so node --test checks it against shared/preprocessing/vectors.json.
+// Pure: no DOM, so node --test checks it against shared/preprocessing/vectors.json, and these constants
+// against shared/preprocessing/contract.json. The rest of the web app takes the sample side from here
+// (CANVAS_SIDE) where no network is loaded, and from the network's own input shape where one is.
 
 export const CONTRACT_VERSION = "1";
 export const INK_THRESHOLD = 0.2;
 export const FIT_SIDE = 26;
 export const CANVAS_SIDE = 28;
 
-/** Step 1: make finite and clip to [0, 1] (NaN -> 0, +inf -> 1, -inf -> 0). */
+/**
+ * Step 1: make finite and clip to [0, 1] (NaN -> 0, +inf -> 1, -inf -> 0).
+ * @param {number} v
+ */
 export function clipInk(v) {
   if (Number.isNaN(v)) return 0;
   if (v === Infinity) return 1;
@@ -16,20 +22,29 @@ export function clipInk(v) {
 
 /**
  * Canvas pixels (ink dark on white) -> ink intensity, a[y*w+x] = 1 - L/255; transparent pixels are paper.
- * @param {{data: Uint8ClampedArray, width: number, height: number}} image  an ImageData or look-alike
+ * @param {{data: Uint8ClampedArray | ArrayLike<number>, width: number, height: number}} image  an ImageData or look-alike
+ * @param {Float64Array} [reuse]  a buffer of width * height values to write into (else a new one)
+ * @returns {{data: Float64Array, width: number, height: number}}
  */
-export function inkFromRgba(image) {
+export function inkFromRgba(image, reuse) {
   const { data, width, height } = image;
-  const out = new Float64Array(width * height);
-  for (let i = 0, p = 0; i < out.length; i++, p += 4) {
-    if (data[p + 3] === 0) continue;
+  const n = width * height;
+  // The playground converts a pad per frame: reusing one buffer spares the garbage collector 600 KB a frame.
+  const out = reuse && reuse.length === n ? reuse : new Float64Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += 4) {
+    if (data[p + 3] === 0) { out[i] = 0; continue; }
     const lum = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
     out[i] = clipInk(1 - lum / 255);
   }
   return { data: out, width, height };
 }
 
-/** Row-normalised overlap matrix R (n_in -> n_out), sparse: per output row its first k and weights. */
+/**
+ * Row-normalised overlap matrix R (n_in -> n_out), sparse: per output row its first k and weights.
+ * @param {number} nIn
+ * @param {number} nOut
+ * @returns {{k0: number, weights: number[]}[]}
+ */
 export function overlapRows(nIn, nOut) {
   const rows = [];
   for (let i = 0; i < nOut; i++) {
@@ -49,45 +64,61 @@ export function overlapRows(nIn, nOut) {
   return rows;
 }
 
+/** @type {Float64Array} a buffer reused between samples (the playground normalises one per frame) */
+let scratchBuffer = new Float64Array(0);
+/** @param {number} n  at least n values; every one is written before it is read */
+function scratch(n) {
+  if (scratchBuffer.length < n) scratchBuffer = new Float64Array(n);
+  return scratchBuffer;
+}
+
 /**
- * Normalise one sample to the 28x28 network input.
+ * Normalise one sample to the CANVAS_SIDE x CANVAS_SIDE network input.
  * @param {number[][] | {data: ArrayLike<number>, width: number, height: number}} input ink intensity
- * @returns {Float64Array} 784 values, row-major, 0 = paper, 1 = ink
+ * @returns {Float64Array} CANVAS_SIDE² values, row-major, 0 = paper, 1 = ink
  */
 export function normalizeSample(input) {
-  let height, width, get;
+  /** @type {number} */
+  let height;
+  /** @type {number} */
+  let width;
+  /** @type {ArrayLike<number> | null} row-major values of a flat input (the fast path: no call per pixel) */
+  let flat = null;
+  /** @type {(y: number, x: number) => number} */
+  let get = () => 0;
   if (Array.isArray(input)) {
     height = input.length;
     width = height ? input[0].length : 0;
     get = (y, x) => input[y][x];
   } else {
     ({ height, width } = input);
-    const d = input.data;
-    get = (y, x) => d[y * width + x];
+    flat = input.data;
   }
   const out = new Float64Array(CANVAS_SIDE * CANVAS_SIDE);
   // Steps 1-3: clip once into a flat buffer and find the ink's bounding box.
-  const a = new Float64Array(width * height);
+  const a = scratch(width * height);
   let y0 = height, y1 = -1, x0 = width, x1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = clipInk(get(y, x));
-      a[y * width + x] = v;
-      if (v > INK_THRESHOLD) {
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-      }
+  for (let y = 0, i = 0; y < height; y++) {
+    let first = -1, last = -1;
+    for (let x = 0; x < width; x++, i++) {
+      const v = clipInk(flat ? flat[i] : get(y, x));
+      a[i] = v;
+      if (v > INK_THRESHOLD) { if (first < 0) first = x; last = x; }
+    }
+    if (first >= 0) {
+      if (y < y0) y0 = y;
+      y1 = y;
+      if (first < x0) x0 = first;
+      if (last > x1) x1 = last;
     }
   }
   if (y1 < 0) return out;
   const h = y1 + 1 - y0;
   const w = x1 + 1 - x0;
-  // Step 4: integer rounding, so the longer side is exactly 26.
+  // Step 4: integer rounding, so the longer side is exactly FIT_SIDE.
   const m = Math.max(h, w);
-  const newH = Math.max(1, Math.floor((52 * h + m) / (2 * m)));
-  const newW = Math.max(1, Math.floor((52 * w + m) / (2 * m)));
+  const newH = Math.max(1, Math.floor((2 * FIT_SIDE * h + m) / (2 * m)));
+  const newW = Math.max(1, Math.floor((2 * FIT_SIDE * w + m) / (2 * m)));
   // Step 5: separable area averaging, rows first (newH x w), then columns.
   const ry = overlapRows(h, newH);
   const rx = overlapRows(w, newW);

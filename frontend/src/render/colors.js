@@ -1,3 +1,4 @@
+// @ts-check
 // Activation colours: blue for positive, orange for negative, intensity by magnitude (as in the seed).
 // Pure maths, so node --test can check it; the renderer uses the lookup table for speed.
 
@@ -5,7 +6,12 @@ export const POSITIVE = [31, 119, 180]; // blue
 export const NEGATIVE = [255, 127, 14]; // orange
 export const PAPER = [255, 255, 255];
 
-/** Colour of value v when |v| == scale is full colour; 0 is paper. Returns [r, g, b] integers. */
+/**
+ * Colour of value v when |v| == scale is full colour; 0 is paper. Returns [r, g, b] integers.
+ * @param {number} v
+ * @param {number} scale
+ * @returns {number[]}
+ */
 export function activationColor(v, scale) {
   if (!Number.isFinite(v) || !(scale > 0)) return PAPER.slice();
   const t = Math.min(1, Math.abs(v) / scale);
@@ -31,14 +37,21 @@ export function buildLut() {
   return lut;
 }
 
-/** LUT index for value v at the given scale (same rounding as activationColor within one step). */
+/**
+ * LUT index for value v at the given scale (same rounding as activationColor within one step).
+ * @param {number} v
+ * @param {number} scale
+ */
 export function lutIndex(v, scale) {
   if (!Number.isFinite(v) || !(scale > 0)) return LUT_STEPS; // positive zero = paper
   const s = Math.min(LUT_STEPS - 1, Math.round((Math.abs(v) / scale) * (LUT_STEPS - 1)));
   return v >= 0 ? LUT_STEPS + s : s;
 }
 
-/** The colour scale of a layer: its largest magnitude (so every layer uses its full range), never 0. */
+/**
+ * The colour scale of a layer: its largest magnitude (so every layer uses its full range), never 0.
+ * @param {ArrayLike<number>} values
+ */
 export function layerScale(values) {
   let m = 0;
   for (let i = 0; i < values.length; i++) {

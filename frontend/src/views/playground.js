@@ -1,30 +1,54 @@
-// The playground: draw, and watch every layer of a trained network react (onnxruntime-web in a worker).
-import { t } from "../i18n/index.js";
+// @ts-check
+// The playground: draw, and watch every layer of a trained network react (onnxruntime-web on the page's
+// thread: a run started in a pointer event is painted in that same frame, see inference/session.js).
+// Pad, layers and outputs side by side on a laptop (one screen, no scrolling); stacked on a phone.
+import { t, formatPercent, formatNumber } from "../i18n/index.js";
 import { api } from "../state.js";
+import { ApiError } from "../api/client.js";
 import { h, clear, errorBox, progressBar } from "../dom.js";
 import { navigate } from "../router.js";
 import { DrawPad } from "../canvas/drawpad.js";
-import { inkFromRgba, normalizeSample } from "../inference/preprocess.js";
+import { CANVAS_SIDE, inkFromRgba, normalizeSample } from "../inference/preprocess.js";
 import { ModelSession } from "../inference/session.js";
 import { ActivationView } from "../render/activations.js";
+import { layerTitles, verdict } from "../render/words.js";
+import { augmentedVersions } from "../render/augment.js";
 
-export async function render(body, { pid, sub }) {
+/** @typedef {import("../api/types").TrainingPublic} TrainingPublic */
+/** @typedef {import("../api/types").SampleImage} SampleImage */
+/** @typedef {import("../render/words.js").SummaryLayer} SummaryLayer */
+
+const NARROW = "(max-width: 800px)";
+const SAMPLES_SHOWN = 24;
+
+/**
+ * @param {HTMLElement} body
+ * @param {import("./project.js").ProjectContext} ctx  sub: the training to start with (default the newest),
+ *   optionally "?sample=<test index>" to start with that test sample on the pad
+ */
+export async function render(body, { pid, sub, base }) {
+  const [trainingId, query = ""] = (sub || "").split("?");
+  const wantedSample = new URLSearchParams(query).get("sample");
+  /** @type {TrainingPublic[]} */
   let trainings;
-  try { trainings = (await api.get(`/api/projects/${pid}/trainings`)).filter((tr) => tr.status === "succeeded"); }
+  try {
+    trainings = /** @type {TrainingPublic[]} */ (await api.get(`/api/projects/${pid}/trainings`)).filter((tr) => tr.status === "succeeded");
+  }
   catch (err) { body.append(errorBox(err)); return null; }
   if (!trainings.length) {
-    body.append(h("p", { class: "card" }, t("play.noModel"), " ", h("a", { href: `#/projects/${pid}/training` }, t("play.trainFirst"))));
+    body.append(h("p", { class: "card" }, t("play.noModel"), " ", h("a", { href: `#${base}/training` }, t("play.trainFirst"))));
     return null;
   }
-  const chosen = trainings.find((tr) => String(tr.id) === String(sub)) || trainings[0];
-  const picker = h("select", { id: "model-pick", onchange: (e) => navigate(`/projects/${pid}/playground/${e.target.value}`) },
+  const chosen = trainings.find((tr) => String(tr.id) === trainingId) || trainings[0];
+  const path = `/api/projects/${pid}/trainings/${chosen.id}`;
+  const picker = h("select", { id: "model-pick",
+    onchange: (e) => navigate(`${base}/playground/${/** @type {HTMLSelectElement} */ (e.target).value}`) },
     trainings.map((tr) => h("option", { value: tr.id, selected: tr.id === chosen.id },
-      t("play.option", { id: tr.id, arch: t(`training.arch.${tr.architecture}`), acc: tr.test_accuracy != null ? `${(100 * tr.test_accuracy).toFixed(1)} %` : "–" }))));
+      t("play.option", { id: tr.id, arch: t(`training.arch.${tr.architecture}`), acc: tr.test_accuracy != null ? formatPercent(tr.test_accuracy) : "–" }))));
 
   const status = h("div", { class: "status-line", "aria-live": "polite" });
   const bar = progressBar(t("play.loading"));
   const padCanvas = h("canvas", { width: "280", height: "280", class: "drawpad", id: "drawpad", role: "img", "aria-label": t("play.padLabel") });
-  const inputCanvas = h("canvas", { width: "28", height: "28", class: "input-view", id: "input-view", role: "img", "aria-label": t("play.inputLabel") });
   const actCanvas = h("canvas", { class: "activations", id: "activations", role: "img", "aria-label": t("play.activationsLabel") });
   const probs = h("ol", { class: "probs", id: "probs", "aria-label": t("play.probabilities") });
   const prediction = h("p", { class: "prediction", id: "prediction", "aria-live": "polite" });
@@ -32,6 +56,39 @@ export async function render(body, { pid, sub }) {
   const penBtn = h("button", { type: "button", "aria-pressed": "true", onclick: () => setTool("pen") }, t("play.pen"));
   const eraserBtn = h("button", { type: "button", "aria-pressed": "false", onclick: () => setTool("eraser") }, t("play.eraser"));
   const clearBtn = h("button", { type: "button", class: "ghost", id: "clear-pad", onclick: () => pad.clear() }, t("play.clear"));
+  const preToggle = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "pre-activation", disabled: true,
+    onchange: () => schedule(performance.now()) }));
+  const colorsHint = h("p", { class: "hint", id: "colors-hint" }, t("play.colors"));
+  const samplesBox = h("div", { class: "test-samples", id: "test-samples" });
+  // On a phone the layers scroll sideways inside this box: focusable, so the keyboard can scroll it too.
+  const actScroll = h("div", { class: "act-scroll", tabindex: "0", role: "region", "aria-label": t("play.activationsLabel") }, actCanvas);
+  // What augmentation makes of the drawing: a few of the changed versions a training shows the network.
+  const trainedRanges = /** @type {import("../render/augment.js").AugmentRanges | null | undefined} */ (chosen.settings.augmentation);
+  const ranges = trainedRanges || { rotation: 12, shift: 0.08, zoom: 0.1, stroke: 0.5, elastic: 2 };
+  const augmentedBox = h("div", { class: "augmented", id: "augmented-versions" });
+  const augmented = h("details", { class: "augmented-views", ontoggle: () => showAugmented(lastInput) },
+    h("summary", {}, t("play.augmented")),
+    h("p", { class: "hint" }, t(trainedRanges ? "play.augmentedHint" : "play.augmentedNotUsed")), augmentedBox);
+  /** @type {Float32Array | null} */
+  let lastInput = null;
+  let augmentSeed = 1;
+  /** @param {Float32Array | null} input */
+  function showAugmented(input) {
+    if (!augmented.open || !input) return;
+    augmentedBox.replaceChildren(...augmentedVersions(input, ranges, 8, augmentSeed).map((version) => {
+      const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", { width: "28", height: "28", class: "augmented-sample" }));
+      const ctx = canvas.getContext("2d");
+      if (ctx) {
+        const image = ctx.createImageData(28, 28);
+        version.forEach((v, i) => {
+          const grey = Math.round(255 * (1 - v)); // dark ink on white, like the samples elsewhere
+          image.data.set([grey, grey, grey, 255], i * 4);
+        });
+        ctx.putImageData(image, 0, 0);
+      }
+      return canvas;
+    }), h("button", { type: "button", class: "ghost", onclick: () => { augmentSeed += 1; showAugmented(lastInput); } }, t("play.augmentedAgain")));
+  }
 
   body.append(
     h("div", { class: "row wrap" }, h("label", { for: "model-pick" }, t("play.model")), picker, status),
@@ -40,120 +97,232 @@ export async function render(body, { pid, sub }) {
       h("div", { class: "pad-column" },
         padCanvas, h("p", { class: "hint" }, t("play.howTo")),
         h("div", { class: "row", role: "group", "aria-label": t("play.tools") }, penBtn, eraserBtn, clearBtn),
-        h("div", { class: "row" }, h("div", {}, h("h3", {}, t("play.modelSees")), inputCanvas)),
-        prediction, probs, timing),
-      h("div", { class: "act-column" }, h("h3", {}, t("play.layers")), h("p", { class: "hint" }, t("play.colors")), actCanvas)));
+        augmented, samplesBox, timing),
+      h("div", { class: "result-column" }, h("h3", {}, t("play.result")), prediction, probs),
+      h("div", { class: "act-column" },
+        h("div", { class: "act-head" }, h("h3", {}, t("play.layers")),
+          h("label", { class: "toggle", for: "pre-activation" }, preToggle, " ", t("play.preActivation"))),
+        colorsHint, actScroll)));
 
   const labels = chosen.labels;
-  const inputCtx = inputCanvas.getContext("2d");
-  const inputImage = inputCtx.createImageData(28, 28);
   const probItems = labels.map((label) => {
     const fill = h("span", { class: "bar-fill" });
     const value = h("span", { class: "bar-value" }, "–");
-    probs.append(h("li", {}, h("span", { class: "bar-label" }, label), h("span", { class: "bar-track" }, fill), value));
-    return { fill, value };
+    const item = h("li", {}, h("span", { class: "bar-label" }, label), h("span", { class: "bar-track" }, fill), value);
+    probs.append(item);
+    return { item, fill, value, shown: "" };
   });
 
   const view = new ActivationView(actCanvas);
   const session = new ModelSession();
   let ready = false;
   let busy = false;
-  let dirty = false;
   let destroyed = false;
+  /** the oldest pointer event whose drawing is not painted yet: its timeStamp, and when its handler ran */
+  let pendingSince = Infinity;
+  let pendingHandled = Infinity;
+  /** @type {Float64Array | undefined} */
+  let inkBuffer;
+  /** @type {readonly string[]} */
   let layerNames = [];
-  const stats = { updates: 0, totalMs: 0, inferMs: 0, lastMs: 0, predicted: null, model: chosen.architecture };
-  window.__digitlabPlayground = stats; // read by the e2e test / benchmark
 
-  const pad = new DrawPad(padCanvas, { onChange: () => schedule() });
+  /** @type {import("../globals").PlaygroundStats} */
+  const stats = { updates: 0, totalMs: 0, inferMs: 0, lastMs: 0, predicted: null, model: chosen.architecture, latencies: [],
+    handlerLatencies: [], moveFrames: 0, updatedFrames: 0, sure: null };
+  window.__digitlabPlayground = stats; // read by the e2e test / benchmark
+  // Frames while the pointer moves, and how many of them painted a new result (skipping would not count):
+  // counted in each frame's animation callback, which runs after that frame's input events; only while drawing.
+  let movedThisFrame = false;
+  let drawnThisFrame = false;
+  let counting = false;
+  function frame() {
+    if (destroyed || (!movedThisFrame && !drawnThisFrame)) { counting = false; return; }
+    if (movedThisFrame) { stats.moveFrames += 1; if (drawnThisFrame) stats.updatedFrames += 1; }
+    movedThisFrame = drawnThisFrame = false;
+    requestAnimationFrame(frame);
+  }
+  // Runs after the frame that shows a result is painted (a message posted in requestAnimationFrame).
+  const painted = new MessageChannel();
+  /** @type {[number, number][]} */
+  const paintQueue = [];
+  painted.port1.onmessage = () => {
+    const now = performance.now();
+    const since = paintQueue.shift();
+    if (since) { stats.latencies.push(now - since[0]); stats.handlerLatencies.push(now - since[1]); }
+  };
+
+  const pad = new DrawPad(padCanvas, { onChange: (e) => schedule(e && e.type === "pointermove" ? e.timeStamp : performance.now(), e?.type === "pointermove") });
+  /** @param {import("../canvas/drawpad.js").Tool} tool */
   function setTool(tool) {
     pad.setTool(tool);
     penBtn.setAttribute("aria-pressed", String(tool === "pen"));
     eraserBtn.setAttribute("aria-pressed", String(tool === "eraser"));
   }
 
-  // At most one inference in flight; strokes during it are folded into the next update.
-  function schedule() {
+  /**
+   * At most one inference in flight; strokes during it are folded into the next update.
+   * @param {number} since  when the change happened (an event's timeStamp)
+   * @param {boolean} [moving]  a pointer move (counted per frame)
+   */
+  function schedule(since, moving = false) {
+    if (moving) {
+      movedThisFrame = true;
+      if (!counting) { counting = true; requestAnimationFrame(frame); }
+    }
     if (!ready) return;
-    if (busy) { dirty = true; return; }
-    update();
+    pendingSince = Math.min(pendingSince, since);
+    pendingHandled = Math.min(pendingHandled, performance.now());
+    if (!busy) update();
   }
 
   async function update() {
     busy = true;
-    dirty = false;
+    const since = /** @type {[number, number]} */ ([pendingSince, pendingHandled]);
+    pendingSince = pendingHandled = Infinity;
     const started = performance.now();
-    const input = normalizeSample(inkFromRgba(pad.imageData()));
-    const input32 = Float32Array.from(input);
-    showInput(input);
+    const ink = inkFromRgba(pad.imageData(), inkBuffer);
+    inkBuffer = ink.data;
+    const input = Float32Array.from(normalizeSample(ink));
+    const empty = input.every((v) => v === 0);
     try {
-      const result = await session.run(Float32Array.from(input32));
+      const result = await session.run(input, preToggle.checked);
       if (destroyed) return;
-      const values = [input32, ...layerNames.map((n) => result.outputs[n].data)];
-      const out = values[values.length - 1];
-      const empty = input.every((v) => v === 0);
-      view.draw(values, { highlightLast: !empty });
-      showProbabilities(out, empty);
+      show(input, result, empty);
+      drawnThisFrame = true;
       const ms = performance.now() - started;
       stats.updates += 1;
       stats.totalMs += ms;
       stats.inferMs += result.ms;
       stats.lastMs = ms;
-      timing.textContent = t("play.timing", { ms: ms.toFixed(1), infer: result.ms.toFixed(1), avg: (stats.totalMs / stats.updates).toFixed(1) });
+      paintQueue.push(since);
+      requestAnimationFrame(() => painted.port2.postMessage(null));
+      timing.textContent = t("play.timing", { ms: formatNumber(ms, undefined, { maximumFractionDigits: 1 }),
+        infer: formatNumber(result.ms, undefined, { maximumFractionDigits: 1 }) });
     } catch (err) {
-      status.replaceChildren(errorBox({ detail: String(err.message || err) }));
+      status.replaceChildren(errorBox({ detail: String((err instanceof Error && err.message) || err) }));
     } finally {
       busy = false;
-      if (dirty && !destroyed) requestAnimationFrame(() => { if (!busy) update(); });
+      if (pendingSince !== Infinity && !destroyed) update();
     }
   }
 
-  function showInput(values) {
-    const d = inputImage.data;
-    for (let i = 0; i < 784; i++) {
-      const g = Math.round(255 * (1 - values[i])); // ink dark on white, as drawn
-      d[4 * i] = d[4 * i + 1] = d[4 * i + 2] = g;
-      d[4 * i + 3] = 255;
-    }
-    inputCtx.putImageData(inputImage, 0, 0);
+  /**
+   * Draw a result: the layers (after or before their activation function) and the probabilities.
+   * @param {Float32Array} input
+   * @param {import("../inference/session.js").RunResult} result
+   * @param {boolean} empty  nothing drawn
+   */
+  function show(input, result, empty) {
+    lastInput = input;
+    showAugmented(input);
+    const values = [input, ...layerNames.map((n) => result.pre[n] || result.outputs[n].data)];
+    view.draw(values, { highlightLast: !empty });
+    showProbabilities(result.outputs[layerNames[layerNames.length - 1]].data, empty);
   }
 
+  /**
+   * @param {Float32Array} out  the last layer: one probability per label
+   * @param {boolean} empty  nothing drawn
+   */
   function showProbabilities(out, empty) {
-    let best = 0;
-    for (let i = 0; i < out.length; i++) if (out[i] > out[best]) best = i;
+    const judged = empty ? null : verdict(out, labels);
     for (let i = 0; i < probItems.length; i++) {
       const p = empty ? 0 : out[i];
-      probItems[i].fill.style.width = `${100 * p}%`;
-      probItems[i].fill.classList.toggle("best", !empty && i === best);
-      probItems[i].value.textContent = empty ? "–" : `${(100 * p).toFixed(1)} %`;
+      const item = probItems[i];
+      const text = empty ? "–" : formatPercent(p);
+      if (text === item.shown) continue; // the same figure: leave the page alone
+      item.shown = text;
+      item.fill.style.width = `${100 * p}%`;
+      item.value.textContent = text;
     }
-    stats.predicted = empty ? null : labels[best];
-    prediction.textContent = empty ? t("play.drawSomething") : t("play.prediction", { label: labels[best], p: (100 * out[best]).toFixed(1) });
+    probItems.forEach((item, i) => item.item.classList.toggle("best", !!judged && i === judged.best));
+    stats.predicted = judged ? labels[judged.best] : null;
+    stats.sure = judged ? judged.sure : null;
+    prediction.textContent = judged ? judged.text : t("play.drawSomething");
+    prediction.classList.toggle("unsure", !!judged && !judged.sure);
+  }
+
+  // On a laptop the layers take the height that is left on the screen, so pad, layers and outputs are seen
+  // together; on a phone they get a fixed height and scroll sideways inside their own box.
+  function fitHeight() {
+    if (window.matchMedia(NARROW).matches) { actCanvas.style.height = ""; return; }
+    const top = actCanvas.getBoundingClientRect().top + window.scrollY;
+    actCanvas.style.height = `${Math.round(Math.max(300, Math.min(760, window.innerHeight - top - 28)))}px`;
+  }
+  window.addEventListener("resize", fitHeight);
+  fitHeight();
+
+  /** Test samples (the mistakes first) to put on the pad. */
+  async function loadSamples() {
+    /** @type {{misclassified: SampleImage[], gallery: SampleImage[]}} */
+    let ev;
+    try { ev = await api.get(`${path}/evaluation`); } catch { return; }
+    if (destroyed) return;
+    /** @type {Set<number>} */
+    const seen = new Set();
+    const samples = [...ev.misclassified, ...ev.gallery].filter((s) => !seen.has(s.test_index) && seen.add(s.test_index));
+    if (!samples.length) return;
+    const wanted = samples.find((s) => String(s.test_index) === wantedSample);
+    const shown = samples.slice(0, SAMPLES_SHOWN);
+    if (wanted && !shown.includes(wanted)) shown.unshift(wanted);
+    clear(samplesBox, h("p", { class: "hint" }, t("play.samples")),
+      h("div", { class: "sample-strip" }, shown.map((s) => h("button", {
+        type: "button", class: `sample-button ${s.correct ? "" : "wrong"}`, "data-test-index": s.test_index,
+        title: t("play.sampleTitle", { truth: s.true, pred: s.predicted }), onclick: () => putOnPad(s),
+      }, h("img", { src: s.image, width: "28", height: "28", alt: t("play.sampleTitle", { truth: s.true, pred: s.predicted }) })))));
+    if (wanted) putOnPad(wanted);
+  }
+
+  /** @param {SampleImage} sample */
+  function putOnPad(sample) {
+    const img = new Image();
+    img.onload = () => { if (!destroyed) pad.showImage(img); };
+    img.src = sample.image;
+    status.replaceChildren(h("span", { class: "muted", id: "sample-note" }, t("play.sampleLoaded", { truth: sample.true, pred: sample.predicted })));
   }
 
   // Download the model and start the session (the long part: show progress).
   bar.set(null, t("play.downloading"));
   try {
-    const model = await api.arrayBuffer(`/api/projects/${pid}/trainings/${chosen.id}/files/model.onnx`);
+    const model = await api.arrayBuffer(`${path}/files/model.onnx`);
     if (destroyed) return null;
     bar.set(0.5, t("play.starting"));
     const loaded = await session.load(model);
+    if (destroyed) { session.terminate(); return null; }
+    // The input's size is the network's own (its ONNX input shape, [1, rows, columns, 1]); drawings become
+    // CANVAS_SIDE x CANVAS_SIDE by the shared contract, so a network made for another size cannot be used.
+    const [, rows, columns] = loaded.inputShape;
+    if (rows !== CANVAS_SIDE || columns !== CANVAS_SIDE) {
+      throw new Error(t("play.wrongInput", { rows, columns, side: CANVAS_SIDE }));
+    }
     // Outputs are named after the layers; the summary gives their order (map by name, never position).
-    const summaryNames = chosen.summary.layers.map((l) => l.name);
+    const summary = /** @type {SummaryLayer[]} */ (chosen.summary.layers);
+    const summaryNames = summary.map((l) => l.name);
     layerNames = summaryNames.filter((n) => loaded.outputNames.includes(n));
     if (!layerNames.length) layerNames = loaded.outputNames;
-    const probe = await session.run(new Float32Array(784));
-    view.setLayers([{ name: t("play.input"), shape: [1, 28, 28, 1] },
-      ...layerNames.map((n) => ({ name: n, shape: probe.outputs[n].dims }))]);
-    bar.set(1, t("play.ready", { ms: Math.round(loaded.ms) }));
+    preToggle.disabled = loaded.preNames.length === 0;
+    const titles = layerTitles(summary, chosen.summary.input_shape);
+    const probe = await session.run(new Float32Array(loaded.inputShape.reduce((a, b) => a * b, 1)));
+    const last = layerNames[layerNames.length - 1];
+    view.setLayers([{ name: t("play.layer.input", { side: CANVAS_SIDE }), shape: loaded.inputShape, kind: "input" },
+      ...layerNames.map((n) => ({ name: titles.get(n)?.title ?? n, shape: probe.outputs[n].dims,
+        kind: titles.get(n)?.kind ?? (n === last ? "output" : "") }))], labels);
+    // The progress bar's row goes: on a laptop every line counts to keep the layers on one screen.
+    bar.el.hidden = true;
+    status.replaceChildren(h("span", { class: "muted" }, t("play.ready", { ms: Math.round(loaded.ms) })));
     ready = true;
+    fitHeight();
     update();
+    loadSamples();
   } catch (err) {
     bar.el.hidden = true;
-    clear(status, errorBox(err.code ? err : { detail: t("play.loadFailed", { error: String(err.message || err) }) }));
+    const known = err instanceof ApiError;
+    clear(status, errorBox(known ? err : { detail: t("play.loadFailed", { error: String((err instanceof Error && err.message) || err) }) }));
   }
 
   return () => {
     destroyed = true;
+    window.removeEventListener("resize", fitHeight);
     pad.destroy();
     view.destroy();
     session.terminate();

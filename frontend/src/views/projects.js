@@ -1,18 +1,25 @@
+// @ts-check
 // The project list: create (with the student's own labels), rename, delete.
 import { t } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, showError, flash } from "../dom.js";
+import { h, clear, errorBox, showError, flash, confirmDialog, promptDialog } from "../dom.js";
 import { navigate } from "../router.js";
+
+/** @typedef {import("../api/types").ProjectPublic} ProjectPublic */
+/** @typedef {import("../api/types").ProjectCreate} ProjectCreate */
 
 const DIGITS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
+/** @param {HTMLElement} main */
 export async function render(main) {
   const list = h("ul", { class: "project-list", "aria-live": "polite" }, h("li", { class: "muted" }, t("loading")));
   main.append(h("h1", {}, t("projects.title")), createForm(), h("h2", {}, t("projects.yours")), list);
   await refresh(list);
 }
 
+/** @param {HTMLElement} list */
 async function refresh(list) {
+  /** @type {ProjectPublic[]} */
   let projects;
   try {
     projects = await api.get("/api/projects");
@@ -24,10 +31,14 @@ async function refresh(list) {
   clear(list, projects.map((p) => projectItem(p, list)));
 }
 
+/**
+ * @param {ProjectPublic} project
+ * @param {HTMLElement} list  refreshed after a change
+ */
 function projectItem(project, list) {
   const name = h("a", { href: `#/projects/${project.id}`, class: "project-name" }, project.name);
   const rename = async () => {
-    const value = prompt(t("projects.renamePrompt"), project.name);
+    const value = await promptDialog(t("projects.renamePrompt"), t("dialog.name"), project.name);
     if (value === null || !value.trim()) return;
     try {
       await api.patch(`/api/projects/${project.id}`, { name: value });
@@ -35,7 +46,7 @@ function projectItem(project, list) {
     } catch (err) { showError(err); }
   };
   const remove = async () => {
-    if (!confirm(t("projects.deleteConfirm", { name: project.name }))) return;
+    if (!await confirmDialog(t("projects.deleteConfirm", { name: project.name }), t("delete"))) return;
     try {
       await api.delete(`/api/projects/${project.id}`);
       flash(t("projects.deleted", { name: project.name }));
@@ -66,8 +77,10 @@ function createForm() {
     errors.replaceChildren();
     submit.disabled = true;
     try {
+      /** @type {ProjectCreate} */
       const body = { name: name.value };
       if (own.checked) body.labels = labelInputs.map((i) => i.value);
+      /** @type {ProjectPublic} */
       const project = await api.post("/api/projects", body);
       navigate(`/projects/${project.id}`);
     } catch (err) {

@@ -1,0 +1,138 @@
+"""The job state machine's rules, on SQLite without a broker (fast; every backend relies on them)."""
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, col
+
+from digitlab.auth.tables import User
+from digitlab.core.clock import utcnow
+from digitlab.core.db import unit_of_work
+from digitlab.jobs import states
+from digitlab.jobs.tables import Job, JobStatus
+from digitlab.projects.tables import Project
+
+
+def _job(engine, **values) -> int:
+    with Session(engine) as session:
+        user = session.get(User, 1)
+        if user is None:
+            user = User(username="u", password_hash="x")
+            session.add(user)
+            session.commit()
+            session.add(Project(name="p", owner_id=user.id, labels=list("0123456789")))
+            session.commit()
+        job = Job(project_id=1, owner_id=user.id, kind="extraction", params={}, **values)
+        session.add(job)
+        session.commit()
+        return job.id
+
+
+def _get(engine, job_id: int) -> Job:
+    with Session(engine) as session:
+        return session.get(Job, job_id)
+
+
+def test_a_job_moves_only_along_the_allowed_transitions(engine):
+    job_id = _job(engine)
+    with unit_of_work(engine) as session:
+        # Not running yet: it cannot succeed.
+        assert states.transition(session, JobStatus.SUCCEEDED, col(Job.id) == job_id) == 0
+        assert states.transition(session, JobStatus.RUNNING, col(Job.id) == job_id, worker="a:1") == 1
+    job = _get(engine, job_id)
+    assert (job.status, job.worker) == ("running", "a:1") and job.started_at is not None
+    assert states.mark_ended(engine, job_id, JobStatus.SUCCEEDED, result={"ok": True}, progress=1.0)
+    # Finished is final: no later report, sweep or cancel changes it.
+    assert not states.mark_ended(engine, job_id, JobStatus.FAILED, "late")
+    assert states.fail_stale_jobs(engine, 0) == 0
+    with unit_of_work(engine) as session:
+        assert states.request_cancel(session, job_id) is None
+    job = _get(engine, job_id)
+    assert (job.status, job.error, job.result, job.cancel_requested) == ("succeeded", None, {"ok": True}, False)
+    assert job.finished_at is not None
+
+
+def test_a_move_the_machine_does_not_have_is_a_programming_error(engine):
+    with unit_of_work(engine) as session, pytest.raises(ValueError, match="cannot go from"):
+        states.transition(session, JobStatus.SUCCEEDED, from_=[JobStatus.QUEUED])
+    with unit_of_work(engine) as session, pytest.raises(KeyError):
+        states.transition(session, JobStatus.QUEUED)
+
+
+def test_cancel_requests(engine):
+    queued, running = _job(engine), _job(engine, status="running", started_at=utcnow(), worker="a:1")
+    with unit_of_work(engine) as session:
+        assert states.request_cancel(session, queued) == JobStatus.CANCELLED  # at once: it never started
+        assert states.request_cancel(session, running) == JobStatus.RUNNING  # its worker ends it
+    assert (_get(engine, queued).status, _get(engine, queued).message) == ("cancelled", states.CANCELLED_MESSAGE)
+    assert _get(engine, running).cancel_requested and _get(engine, running).status == "running"
+    assert states.claim_next(engine, "b:2") is None  # a cancelled job is never claimed
+
+
+def test_a_job_whose_process_ended_without_a_report_is_cancelled_if_asked_else_failed(engine):
+    asked = _job(engine, status="running", started_at=utcnow(), worker="a:1", cancel_requested=True)
+    crashed = _job(engine, status="running", started_at=utcnow(), worker="a:2")
+    assert states.end_abandoned_jobs(engine, col(Job.id).in_([asked, crashed])) == 2
+    assert (_get(engine, asked).status, _get(engine, asked).error) == ("cancelled", None)
+    assert (_get(engine, crashed).status, _get(engine, crashed).error) == ("failed", states.LOST_REASON)
+
+
+def test_a_queued_job_is_claimed_once(engine):
+    job_id = _job(engine)
+    assert states.claim_delivered(engine, job_id, "a:1", 60) == (states.CLAIMED, job_id)
+    job = _get(engine, job_id)
+    assert (job.status, job.worker) == ("running", "a:1") and job.started_at is not None
+    # A duplicate delivery while the first worker is alive leaves the job to it.
+    assert states.claim_delivered(engine, job_id, "b:2", 60) == (states.STILL_RUNNING, None)
+    assert _get(engine, job_id).worker == "a:1"
+
+
+def test_a_delivery_claims_the_next_waiting_job_whichever_its_message_names(engine):
+    """The message is a turn: its worker runs the job the queue's order says, here the only one waiting."""
+    running = _job(engine, status="running", started_at=utcnow(), worker="a:1", heartbeat_at=utcnow())
+    waiting = _job(engine)
+    assert states.claim_delivered(engine, running, "b:2", 60) == (states.CLAIMED, waiting)
+    assert _get(engine, waiting).worker == "b:2"
+
+
+def test_a_redelivered_job_whose_worker_went_silent_is_failed_with_a_reason(engine):
+    old = utcnow() - timedelta(seconds=120)
+    job_id = _job(engine, status="running", worker="a:1", started_at=old, heartbeat_at=old)
+    assert states.claim_delivered(engine, job_id, "b:2", 60) == (states.LOST, None)
+    job = _get(engine, job_id)
+    assert (job.status, job.error) == ("failed", states.LOST_REASON) and job.finished_at is not None
+
+
+def test_finished_and_missing_jobs_are_not_run(engine):
+    for status in ("succeeded", "failed", "cancelled"):
+        job_id = _job(engine, status=status)
+        assert states.claim_delivered(engine, job_id, "a:1", 60) == (states.FINISHED, None)
+        assert _get(engine, job_id).status == status
+    assert states.claim_delivered(engine, 999, "a:1", 60) == (states.GONE, None)
+
+
+def test_the_sweeper_fails_only_silent_jobs_not_excluded_ones(engine):
+    old, now = utcnow() - timedelta(seconds=120), utcnow()
+    silent = _job(engine, status="running", worker="a:1", started_at=old, heartbeat_at=old)
+    mine = _job(engine, status="running", worker="a:2", started_at=old, heartbeat_at=old)
+    alive = _job(engine, status="running", worker="a:3", started_at=old, heartbeat_at=now)
+    queued = _job(engine)
+    assert states.fail_stale_jobs(engine, 60, exclude=[mine]) == 1
+    assert [_get(engine, i).status for i in (silent, mine, alive, queued)] == ["failed", "running", "running", "queued"]
+    assert states.beat(engine, col(Job.id).in_([mine, queued])) == 1  # only running jobs have a heartbeat
+    assert _get(engine, mine).heartbeat_at > old and _get(engine, queued).heartbeat_at is None
+    assert states.claim_next(engine, "c:1") == queued
+    assert states.claim_next(engine, "c:1") is None
+
+
+def test_a_job_the_broker_cannot_take_fails_at_once_with_a_reason(engine, tmp_path):
+    from digitlab.core.config import Settings
+    from digitlab.jobs.celery_app import CeleryRunner
+
+    settings = Settings(data_dir=tmp_path, job_backend="celery", celery_broker_url="redis://127.0.0.1:1/0")
+    runner = CeleryRunner(settings, engine)
+    job_id = _job(engine)
+    runner.submit(job_id)  # nothing listens on port 1
+    job = _get(engine, job_id)
+    assert (job.status, job.error) == ("failed", states.UNQUEUED_REASON)
+    runner.app.close()
