@@ -15,6 +15,7 @@ from digitlab.jobs.tables import Job
 from digitlab.main import create_app
 from tests.api import scanpages
 from tests.api.helpers import new_project, new_user, start_long_extraction, upload_files
+from tests.jobs.backends import pause_outside_writes
 from tests.conftest import PASSWORD, UserHandle, make_settings, wait_for_job
 
 
@@ -89,9 +90,12 @@ def test_stopping_the_service_during_a_job(tmp_path):
         user = new_user(client, "jan")
         project = new_project(client, user)
         job = start_long_extraction(client, user, project["id"], pages=6, seed=60)
-        before = originals(client, user, project["id"])
         runner = client.app.state.runner
         workers = runner.job_processes()
+        # Held (SIGSTOP) so that it cannot finish before the service stops, however fast the machine: a worker
+        # that does not answer SIGTERM is what the stop must cope with anyway.
+        pause_outside_writes(runner.job_process(job["id"]).pid, settings.resolved_database_url, job["id"])
+        before = originals(client, user, project["id"])
 
     for process in workers:  # the worker must not outlive the service
         assert not process.is_alive()

@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from digitlab.core.config import Settings
@@ -268,3 +270,45 @@ def forget_queue(redis_url: str, queue: str) -> None:
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
     client.close()
+
+
+def pause_outside_writes(pid: int, database_url: str, job_id: int) -> int:
+    """Stop a job's process (SIGSTOP) at a moment it holds no database lock, and return its pid. A process
+    stopped inside a write would block every other writer (SQLite) or its job's row (PostgreSQL) until it goes on:
+    the test's own requests would then wait for it."""
+    deadline = time.monotonic() + 60
+    while True:
+        os.kill(pid, signal.SIGSTOP)
+        while _process_state(pid) not in ("T", "t"):  # the signal lands a moment later
+            time.sleep(0.001)
+        if _job_row_writable(database_url, job_id):
+            return pid
+        os.kill(pid, signal.SIGCONT)
+        assert time.monotonic() < deadline, "the job's process never paused outside a write"
+        time.sleep(0.01)
+
+
+def _process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def _job_row_writable(database_url: str, job_id: int) -> bool:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        connection = sqlite3.connect(url.database, timeout=0.3, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            connection.close()
+    import psycopg
+
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as connection:
+        try:
+            connection.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE NOWAIT", (job_id,))
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False

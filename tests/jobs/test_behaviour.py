@@ -38,7 +38,7 @@ from tests.api.trainings import (
     wait_for_training,
 )
 from tests.conftest import job_working, wait_for_job, wait_until
-from tests.jobs.backends import LIMIT, STALE, Backend
+from tests.jobs.backends import LIMIT, STALE, Backend, pause_outside_writes
 
 
 @pytest.fixture(scope="module")
@@ -71,46 +71,8 @@ def user_id(backend: Backend, user) -> int:
 
 
 def hold(backend: Backend, job_id: int) -> int:
-    """Stop the job's process (SIGSTOP) at a moment it holds no database lock, and return its pid. A process
-    stopped inside a write would block every other writer (SQLite) or its job's row (PostgreSQL) until it goes on:
-    the test's own cancel request would then wait for it."""
-    pid = backend.job_pid(job_id)
-    deadline = time.monotonic() + 60
-    while True:
-        os.kill(pid, signal.SIGSTOP)
-        while _process_state(pid) not in ("T", "t"):  # the signal lands a moment later
-            time.sleep(0.001)
-        if _job_row_writable(backend, job_id):
-            return pid
-        os.kill(pid, signal.SIGCONT)
-        assert time.monotonic() < deadline, "the job's process never paused outside a write"
-        time.sleep(0.01)
-
-
-def _process_state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-
-
-def _job_row_writable(backend: Backend, job_id: int) -> bool:
-    url = make_url(backend.settings.resolved_database_url)
-    if url.get_backend_name() == "sqlite":
-        connection = sqlite3.connect(url.database, timeout=0.3, isolation_level=None)
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            connection.close()
-    import psycopg
-
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as connection:
-        try:
-            connection.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE NOWAIT", (job_id,))
-            return True
-        except psycopg.errors.LockNotAvailable:
-            return False
+    """Stop the job's process at a moment it holds no database lock (backends.pause_outside_writes); its pid."""
+    return pause_outside_writes(backend.job_pid(job_id), backend.settings.resolved_database_url, job_id)
 
 
 def worker_pid(backend: Backend, job_id: int) -> int:

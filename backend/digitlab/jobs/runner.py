@@ -21,7 +21,7 @@ from digitlab.jobs import limits, states
 from digitlab.jobs.heartbeat import Heartbeat
 from digitlab.jobs.queue import Lane
 from digitlab.jobs.tables import Job, JobStatus
-from digitlab.jobs.warm import WarmPool
+from digitlab.jobs.warm import WarmPool, stop_process
 from digitlab.jobs.worker import run_job_in_child, wait_for_job_in_child, worker_name
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ class LocalProcessRunner(JobRunner):
             processes = list(self._processes.items())
             self._processes.clear()
         for _, process in processes:
-            process.terminate()
-            process.join(timeout=5)
+            stop_process(process)
         if processes:
             states.end_abandoned_jobs(
                 self.engine, col(Job.id).in_([job_id for job_id, _ in processes]), reason=states.RESTART_REASON

@@ -69,7 +69,7 @@ class WarmSlot:
                 break
         log.warning("warm extraction process %s did not start (exit code %s)", process.pid, process.exitcode)
         receiver.close()
-        _stop(process)
+        stop_process(process)
         return False
 
     def _retire(self) -> None:
@@ -79,7 +79,7 @@ class WarmSlot:
         if self.process is not None:
             self.process.join(timeout=10)
             if self.process.is_alive():
-                _stop(self.process)
+                stop_process(self.process)
             if self.process.pid is not None:
                 limits.exit_reason(self.process.pid, self.process.exitcode)  # removes its cgroup and marker
         self.process = self.connection = None
@@ -176,7 +176,7 @@ class WarmPool:
         interrupted = [slot.job_id for slot in self.slots if slot.job_id is not None]
         for slot in self.slots:
             if slot.job_id is not None and slot.process is not None:
-                _stop(slot.process)
+                stop_process(slot.process)
             slot._retire()
         if interrupted:
             states.end_abandoned_jobs(self.engine, col(Job.id).in_(interrupted), reason=states.RESTART_REASON)
@@ -224,7 +224,8 @@ class WarmPool:
                 slot.cancel_asked_at = time.monotonic()
 
 
-def _stop(process: BaseProcess) -> None:
+def stop_process(process: BaseProcess) -> None:
+    """SIGTERM, and SIGKILL for a process that does not end within 5 s (hung, or stopped)."""
     process.terminate()
     process.join(timeout=5)
     if process.is_alive():

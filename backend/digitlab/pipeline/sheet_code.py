@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import zxingcpp
 
 from digitlab.pipeline import params
 from digitlab.pipeline.flatfield import Pyramid
@@ -92,22 +93,14 @@ def find_code(gray: np.ndarray, pyramid: Pyramid | None = None) -> str | None:
     """Search the whole page for a QR code (no pose: markers not found); None when there is none readable."""
     pyramid = pyramid or Pyramid(gray)
     small = pyramid.level(detection_factor(pyramid.level(1).shape, params.QR_SEARCH_LONG_SIDE))
-    return _decode(small) or _decode(cv2.flip(small, 1))  # OpenCV does not read a mirrored code
+    return _decode(small)
+
+
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def _decode(image: np.ndarray) -> str | None:
-    detector = cv2.QRCodeDetector()
-    for attempt in (image, _binarised(image)):
-        try:
-            text, _, _ = detector.detectAndDecode(attempt)
-        except cv2.error:  # OpenCV raises on some degenerate candidates instead of returning nothing
-            text = ""
-        if text:
-            return text
-    return None
-
-
-def _binarised(image: np.ndarray) -> np.ndarray:
-    """Otsu's threshold after a light blur: helps with JPEG noise and grey, soft-edged modules."""
-    _, binary = cv2.threshold(cv2.GaussianBlur(image, (3, 3), 0), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    return binary
+    """zxing-cpp, not OpenCV's QRCodeDetector: OpenCV left about 1 in 70 of our crisp, upright codes unread
+    (it depends on the code's pattern), zxing-cpp read all of them, and it reads mirrored codes too."""
+    found = zxingcpp.read_barcode(image, formats=_QR_ONLY)
+    return found.text if found is not None and found.valid and found.text else None
