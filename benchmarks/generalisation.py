@@ -139,7 +139,9 @@ def sheets() -> dict[str, np.ndarray]:
     return data
 
 
-def _run(preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patience: int, rate: float, queue) -> None:
+def _run(
+    preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patience: int, rate: float, options: dict, queue
+) -> None:
     from digitlab.ml import _tf, architectures, train
     from digitlab.ml.augment import Augmentation
     from digitlab.ml.data import DatasetSplits, prepare_images
@@ -173,9 +175,14 @@ def _run(preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patie
         lr_schedule="cosine",
         learning_rate=rate,
         augmentation=Augmentation(**ranges) if augment else None,
+        **options,
     )
     probabilities = result.model.predict(x_test, batch_size=256, verbose=0)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == data["y_test"]))
+    import os  # TEMP-DUMP
+
+    if os.environ.get("GEN_DUMP"):  # TEMP-DUMP
+        np.save(f"/tmp/gen-bench/pred-{os.environ['GEN_DUMP']}-{preset}-{seed}.npy", probabilities)  # TEMP-DUMP
     queue.put(
         {
             "accuracy": accuracy,
@@ -193,10 +200,12 @@ def _run(preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patie
 DEFAULT_PATIENCE = 10  # the service's default (training/schemas.py)
 
 
-def run(preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patience: int, rate: float) -> dict:
+def run(
+    preset: str, augment: bool, seed: int, epochs: int, ranges: dict, patience: int, rate: float, options: dict
+) -> dict:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    process = ctx.Process(target=_run, args=(preset, augment, seed, epochs, ranges, patience, rate, queue))
+    process = ctx.Process(target=_run, args=(preset, augment, seed, epochs, ranges, patience, rate, options, queue))
     process.start()
     while True:
         try:
@@ -220,7 +229,21 @@ def main() -> None:
     )
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="early stopping; 0: off")
     parser.add_argument("--learning-rate", type=float, default=0.001)
+    parser.add_argument("--batch-size", type=int, help="other than train.train's default")
+    parser.add_argument("--label-smoothing", type=float, help="other than train.train's default")
+    parser.add_argument("--ema", type=float, help="weight EMA momentum (train.train's ema_momentum)")
+    parser.add_argument("--weight-decay", type=float, help="Adam's decoupled weight decay")
     args = parser.parse_args()
+    options = {
+        key: value
+        for key, value in (
+            ("batch_size", args.batch_size),
+            ("label_smoothing", args.label_smoothing),
+            ("ema_momentum", args.ema),
+            ("weight_decay", args.weight_decay),
+        )
+        if value is not None
+    }
     ranges = {key: float(value) for key, value in (item.split("=") for item in args.ranges.split(",") if item)}
 
     started = time.perf_counter()
@@ -238,7 +261,9 @@ def main() -> None:
         for mode in args.modes:
             runs = results.setdefault((preset, mode), [])
             for seed in args.seeds:
-                outcome = run(preset, mode == "augment", seed, args.epochs, ranges, args.patience, args.learning_rate)
+                outcome = run(
+                    preset, mode == "augment", seed, args.epochs, ranges, args.patience, args.learning_rate, options
+                )
                 runs.append(outcome)
                 print(
                     f"{preset} {mode:7s} seed {seed}: {outcome['accuracy'] * 100:.2f} % on the test sheets, "

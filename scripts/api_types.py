@@ -218,6 +218,7 @@ CODE_ARGUMENT = {
     "GridNotFound": 1,
     "SheetProblem": 0,
     "ArchitectureError": 3,
+    "Reason": 0,
 }
 
 

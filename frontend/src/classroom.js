@@ -3,6 +3,8 @@
 // student's state in plain words, a join link's full address, the "other writers" gap as a sentence, who is
 // "writer 3". Each function answers a text key of i18n/ with its parameters; the views translate them.
 
+import { getLanguage, jobErrorText } from "./i18n/index.js";
+
 /** @typedef {import("./api/types").RosterStudent} RosterStudent */
 /** @typedef {import("./api/types").OtherWritersPublic} OtherWritersPublic */
 /** @typedef {{key: string, params?: Record<string, string | number>}} Words  a text key and its placeholders */
@@ -13,15 +15,19 @@ export const STUCK_CODES = ["failed_extraction", "failed_training", "failed_page
 
 /**
  * A roster student's state: "working" (a job of theirs runs), "failed" (something of theirs went wrong: a page,
- * an extraction, a training), "stuck" (a step not done yet), "done" (a finished training) or "going".
+ * an extraction, a training), "stuck" (a step not done yet), "done" (a finished training) or "going". `reason`:
+ * why their training failed, when the server said it as a code (in `lang`).
  * @param {RosterStudent} student
- * @returns {{kind: "working" | "failed" | "stuck" | "done" | "going", words: Words}}
+ * @param {string} [lang]
+ * @returns {{kind: "working" | "failed" | "stuck" | "done" | "going", words: Words, reason?: Words}}
  */
-export function studentState(student) {
+export function studentState(student, lang = getLanguage()) {
   if (student.working) return { kind: "working", words: { key: "roster.state.working" } };
   if (student.stuck) {
     const code = STUCK_CODES.includes(student.stuck.code) ? student.stuck.code : "other";
-    return { kind: code.startsWith("failed_") ? "failed" : "stuck", words: { key: `roster.stuck.${code}` } };
+    const kind = code.startsWith("failed_") ? "failed" : "stuck";
+    const why = student.stuck.error_code ? jobErrorText(student.stuck, lang) : "";
+    return { kind, words: { key: `roster.stuck.${code}` }, ...(why ? { reason: { key: "roster.failedBecause", params: { reason: why } } } : {}) };
   }
   if (student.best_test_accuracy !== null && student.best_test_accuracy !== undefined) {
     return { kind: "done", words: { key: "roster.state.done" } };

@@ -36,6 +36,7 @@ from digitlab.datasets import formats
 from digitlab.main import create_app
 from digitlab.pipeline import decode
 from tests.api import scanpages
+from tests.api.class_rows import make_class
 from tests.api.datafiles import mnist_npz, upload_npz
 from tests.api.helpers import new_project, new_user, stored_files
 from tests.api.live import live_service
@@ -301,6 +302,36 @@ def test_per_user_quota_refuses_before_storing(tmp_path):
         assert upload(client, ann, second["id"], ("c.png", image(3))).status_code == 201
         other = new_project(client, ben)
         assert upload(client, ben, other["id"], ("c.png", image(3)), ("d.png", image(4))).status_code == 201
+
+
+def test_per_class_quota_counts_all_its_students(tmp_path):
+    """One class's students share the class's quota (over all their projects); each refusal names the class,
+    stores nothing, and leaves students of other classes, and the teacher's own projects, alone."""
+    settings = make_settings(tmp_path / "data", class_quota_bytes=700_000)
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        tess, ann, ben, cleo = (new_user(client, name) for name in ("tess", "ann", "ben", "cleo"))
+        make_class(client, "7b", [tess], [ann, ben])
+        make_class(client, "8c", [tess], [cleo])
+        image = lambda seed: scanpages.png(np.random.default_rng(seed).integers(0, 256, (300, 300), dtype=np.uint8))  # noqa: E731
+        projects = {user.username: new_project(client, user)["id"] for user in (tess, ann, ben, cleo)}
+        assert upload(client, ann, projects["ann"], ("a.png", image(1)), ("b.png", image(2))).status_code == 201
+        response = upload(client, ben, projects["ben"], ("c.png", image(3)), ("d.png", image(4)))
+        assert response.status_code == 201, response.text
+        before = stored_files(settings.files_dir)
+        body = assert_error(upload(client, ben, projects["ben"], ("e.png", image(5))), 413, "class_quota_exceeded")
+        assert (body["scope"], body["class_name"], body["limit_bytes"]) == ("class", "7b", 700_000)
+        assert 500_000 < body["used_bytes"] <= 700_000 and "class '7b'" in body["detail"]
+        assert_error(upload(client, ann, projects["ann"], ("e.png", image(5))), 413, "class_quota_exceeded")
+        assert_error(upload_npz(client, ann, projects["ann"], mnist_npz([1] * 200)), 413, "class_quota_exceeded")
+        assert stored_files(settings.files_dir) == before
+        # Another class's student and the teacher (not a student of 7b) are not held back by 7b.
+        assert upload(client, cleo, projects["cleo"], ("e.png", image(5))).status_code == 201
+        assert upload(client, tess, projects["tess"], ("e.png", image(5)), ("f.png", image(6))).status_code == 201
+        # Deleting a classmate's scan frees the class's room.
+        scans = client.get(f"/api/projects/{projects['ann']}/scans", headers=ann.headers).json()
+        assert client.delete(f"/api/projects/{projects['ann']}/scans/{scans[0]['id']}",
+                             headers=ann.headers).status_code == 204
+        assert upload(client, ben, projects["ben"], ("e.png", image(5))).status_code == 201
 
 
 def test_low_disk_refuses_uploads_with_507_and_health_says_so(tmp_path):

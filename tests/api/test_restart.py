@@ -74,7 +74,7 @@ def test_job_left_running_by_a_crash_is_failed_on_start(tmp_path):
         for job_id in (crashed, never_started):
             job = client.get(f"/api/jobs/{job_id}", headers=user.headers).json()
             assert job["status"] == "failed", job
-            assert "restart" in job["error"].lower()
+            assert "restart" in job["error"].lower() and job["error_code"] == "job_interrupted"
             assert job["finished_at"] is not None
         assert originals(client, user, project["id"]) == before
         contents = dict(files)
@@ -104,7 +104,7 @@ def test_stopping_the_service_during_a_job(tmp_path):
         user = login(client, "jan")
         stopped = client.get(f"/api/jobs/{job['id']}", headers=user.headers).json()
         assert stopped["status"] == "failed", stopped
-        assert "restart" in stopped["error"].lower()
+        assert "restart" in stopped["error"].lower() and stopped["error_code"] == "job_interrupted"
         assert originals(client, user, project["id"]) == before
         jobs = client.get(f"/api/projects/{project['id']}/jobs", headers=user.headers).json()
         assert all(j["status"] != "running" for j in jobs)

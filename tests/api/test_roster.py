@@ -65,7 +65,9 @@ def start_training(client, user: UserHandle, project_id: int) -> dict:
     return response.json()
 
 
-def end_training(client, training: dict, *, accuracy: float | None = None, error: str | None = None) -> None:
+def end_training(
+    client, training: dict, *, accuracy: float | None = None, error: states.Reason | None = None
+) -> None:
     """What the training's worker reports at the end: its figures and success, or its failure."""
     engine = client.app.state.engine
     assert states.claim_job(engine, training["job_id"], "test:0")
@@ -118,7 +120,7 @@ def test_the_roster_shows_each_students_progress_and_where_they_are_stuck(client
     upload_files(client, una, unas["id"], ("a.png", scanpages.small_png(1)), ("b.png", scanpages.small_png(2)))
     ivys = new_project(client, ivy, "ivy's digits")
     import_samples(client, ivy, ivys["id"], [0, 1, 2] * 10)
-    end_training(client, start_training(client, ivy, ivys["id"]), error="The worker running this job stopped.")
+    end_training(client, start_training(client, ivy, ivys["id"]), error=states.LOST_REASON)
     # max: a page that failed, then trainings that succeeded after it, one more waiting, one sample excluded
     maxs = new_project(client, max_, "max's digits")
     new_project(client, max_, "max's symbols", labels=list("ABCDEFGHIJ"))
@@ -164,7 +166,9 @@ def test_the_roster_shows_each_students_progress_and_where_they_are_stuck(client
     assert figures("una") == (2, 0, 0, None, False) and stuck_code(students["una"]) == "not_extracted"
 
     assert figures("ivy") == (0, 30, 1, None, False) and stuck_code(students["ivy"]) == "failed_training"
-    assert "The worker running this job stopped." in students["ivy"]["stuck"]["sentence"]
+    assert states.LOST_REASON.sentence in students["ivy"]["stuck"]["sentence"]
+    ivys_reason = students["ivy"]["stuck"]
+    assert (ivys_reason["error_code"], ivys_reason["error_params"]) == ("job_worker_lost", None)
 
     assert figures("max") == (1, 29, 3, 0.9, True) and students["max"]["stuck"] is None
     assert [p["name"] for p in students["max"]["projects"]] == ["max's digits", "max's symbols"]
@@ -195,7 +199,7 @@ def _busy_student(client, class_id: int, name: str) -> None:
     upload_files(client, student, project["id"], (f"{name}.png", scanpages.small_png(len(name) + 7)))
     import_samples(client, student, project["id"], [0, 1, 2] * 10, seed=len(name))
     end_training(client, start_training(client, student, project["id"]), accuracy=0.5)
-    end_training(client, start_training(client, student, project["id"]), error="It broke.")
+    end_training(client, start_training(client, student, project["id"]), error=states.INTERNAL_REASON)
     start_training(client, student, project["id"])
 
 

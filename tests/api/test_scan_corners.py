@@ -1,10 +1,12 @@
 """Corners placed by hand: a page whose grid is not found gets its four corners from the student, and extracts."""
 
+import base64
+
 import numpy as np
 import pytest
 
 from tests.api import scanpages
-from tests.api.helpers import decode_image, start_extraction, upload_files
+from tests.api.helpers import all_cells, decode_image, start_extraction, upload_files
 from tests.conftest import wait_for_job
 
 
@@ -76,6 +78,30 @@ def test_corners_placed_by_hand_extract_the_page(client, alice, failed_scan) -> 
     assert extract(client, alice, project["id"], scan["id"])["scan"]["status"] == "failed"
 
 
+def test_a_mirrored_page_takes_its_corners_mirrored(client, alice, make_project) -> None:
+    """A scanner mirrored the page: the grid's top-left corner is on the right, so the corners run
+    counter-clockwise on screen (as the extraction reports them for such a page). They are accepted, and the
+    samples come out the right way round, the same as from the page itself."""
+    page, corners, written = scanpages.damaged_page()
+    width = page.shape[1]
+    project = make_project(alice)
+    [upright, mirrored] = upload_files(client, alice, project["id"], ("upright.png", scanpages.png(page)),
+                                       ("mirrored.png", scanpages.png(np.ascontiguousarray(page[:, ::-1]))))
+    for scan, placed in ((upright, corners), (mirrored, [[width - 1 - x, y] for x, y in corners])):
+        base = f"/api/projects/{project['id']}/scans/{scan['id']}"
+        response = client.put(f"{base}/corners", json={"corners": placed}, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        assert extract(client, alice, project["id"], scan["id"])["scan"]["status"] == "extracted"
+    samples = {}
+    for cell in all_cells(client, alice, project["id"]):
+        if cell["status"] == "kept":
+            png = base64.b64decode(cell["image"].partition(",")[2])
+            samples.setdefault(cell["scan_id"], {})[(cell["row"], cell["col"])] = decode_image(png)
+    assert len(samples[upright["id"]]) == len(samples[mirrored["id"]]) >= 0.95 * written
+    for place, sample in samples[upright["id"]].items():
+        assert np.abs(sample.astype(int) - samples[mirrored["id"]][place].astype(int)).mean() < 2, place
+
+
 def test_a_page_not_extracted_has_no_cutouts(client, alice, uploaded) -> None:
     project, scan, _, _ = uploaded
     response = client.get(f"/api/projects/{project['id']}/scans/{scan['id']}/cutout", headers=alice.headers)
@@ -85,7 +111,7 @@ def test_a_page_not_extracted_has_no_cutouts(client, alice, uploaded) -> None:
 @pytest.mark.parametrize(
     ("corners", "code"),
     [
-        pytest.param([[100, 100], [100, 1500], [1100, 1500], [1100, 100]], "bad_corners", id="counter-clockwise"),
+        pytest.param([[100, 100], [1100, 100], [1100, 1500], [1000, 200]], "bad_corners", id="not-convex"),
         pytest.param([[100, 100], [1100, 1500], [1100, 100], [100, 1500]], "bad_corners", id="crossed"),
         pytest.param([[100, 100], [140, 100], [140, 140], [100, 140]], "bad_corners", id="tiny"),
         pytest.param([[-50, 100], [1100, 100], [1100, 1500], [100, 1500]], "bad_corners", id="off-the-page"),

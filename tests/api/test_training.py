@@ -675,8 +675,10 @@ def test_every_confusion_cell_lists_its_samples(world, evaluation):
 @pytest.mark.slow
 def test_deleting_the_project_ends_the_stream_cleanly(service):
     """A student watching a training whose project is deleted (by the teacher, in another tab) gets a proper
-    ending: an `end` message or a normal close, not an error."""
-    client, anna = service.client, service.anna
+    ending: an `end` message or a normal close, not an error. Hardening point 4 exactly: another user's new
+    project and training right after the deletion get new ids (never the deleted ones), so the old socket
+    cannot turn into a view of them."""
+    client, anna, ben = service.client, service.anna, service.ben
     project = new_project(client, anna, "doomed")
     x, y = digits(10, seed=12)
     import_samples(client, anna, project["id"], x, y)
@@ -684,6 +686,10 @@ def test_deleting_the_project_ends_the_stream_cleanly(service):
     with client.websocket_connect(socket_url(training, anna)) as ws:
         assert receive_json(ws, timeout=60)["type"] == "status"
         assert client.delete(f"/api/projects/{project['id']}", headers=anna.headers).status_code == 204
+        bens = new_project(client, ben, "next")
+        import_samples(client, ben, bens["id"], x, y)
+        bens_training = start_training(client, ben, bens["id"], architecture="mlp", epochs=1)
+        assert bens["id"] > project["id"] and bens_training["id"] > training["id"]
         received = []
         try:
             while not received or received[-1]["type"] != "end":

@@ -132,5 +132,6 @@ def test_a_training_over_its_process_cap_fails_with_a_sentence_and_the_service_g
         ended = wait_for_training(client, user, training, timeout=120)
         assert ended["status"] == "failed", ended
         assert ended["error"] == limits.memory_limit_message(300), ended
+        assert (ended["error_code"], ended["error_params"]) == ("training_memory_limit", {"limit_mb": 300}), ended
         assert client.get("/api/health").status_code == 200
         assert client.get(trainings_url(project["id"]), headers=user.headers).status_code == 200

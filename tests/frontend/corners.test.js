@@ -8,11 +8,12 @@ test("the default corners are a grid the server accepts", () => {
   assert.deepEqual(c[0], [248, 175.4]);
 });
 
-test("corners in the wrong order, crossed or tiny are refused", () => {
+test("corners crossed or tiny are refused; a mirrored page's (counter-clockwise) are not", () => {
   const ok = [[100, 100], [1100, 100], [1100, 1500], [100, 1500]];
   assert.ok(cornersValid(ok, 1240, 1754));
-  assert.ok(!cornersValid([ok[0], ok[3], ok[2], ok[1]], 1240, 1754)); // counter-clockwise
+  assert.ok(cornersValid([ok[1], ok[0], ok[3], ok[2]], 1240, 1754)); // mirrored: the grid's left edge on the right
   assert.ok(!cornersValid([ok[0], ok[2], ok[1], ok[3]], 1240, 1754)); // crossed
+  assert.ok(!cornersValid([ok[0], ok[1], [1100, 1500], [1000, 200]], 1240, 1754)); // not convex
   assert.ok(!cornersValid([[100, 100], [140, 100], [140, 140], [100, 140]], 1240, 1754)); // tiny
   assert.ok(!cornersValid(ok.slice(0, 3), 1240, 1754));
 });

@@ -68,6 +68,10 @@ test("errors with extra fields fill them in, sizes in MB", () => {
   const quota = new ApiError(413, "quota_exceeded", "...", { extra: { scope: "user", limit_bytes: 200 * 1024 * 1024, used_bytes: 150 * 1024 * 1024 } });
   assert.match(errorText(quota, "en"), /150 MB of 200 MB/);
   assert.match(errorText(quota, "de"), /150 MB von 200 MB/);
+  const classQuota = new ApiError(413, "class_quota_exceeded", "...",
+    { extra: { scope: "class", class_name: "7b", limit_bytes: 16 * 1024 ** 3, used_bytes: 16 * 1024 ** 3 - 1 } });
+  assert.match(errorText(classQuota, "en"), /your class 7b is full: the class's projects already use/);
+  assert.match(errorText(classQuota, "de"), /deiner Klasse 7b ist voll/);
   const pages = new ApiError(413, "upload_too_many_pages", "...", { extra: { pages: 120, max_pages: 100 } });
   assert.match(errorText(pages, "de"), /120 Seiten.*höchstens 100/);
   assert.match(errorText(new ApiError(507, "insufficient_storage", "..."), "en"), /teacher/);

@@ -197,7 +197,8 @@ def test_a_lost_worker_ends_its_job_with_a_reason(backend, user):
     os.kill(killed_pid, signal.SIGKILL)
     killed = time.monotonic()
     ended = wait_for_job(backend.client, user, job["id"], timeout=STALE + 30)
-    assert (ended["status"], ended["error"]) == ("failed", states.LOST_REASON), (ended, backend.log())
+    assert (ended["status"], ended["error"]) == ("failed", states.LOST_REASON.sentence), (ended, backend.log())
+    assert (ended["error_code"], ended["error_params"]) == ("job_worker_lost", None)
     assert time.monotonic() - killed < STALE  # its supervisor saw the process die: no wait for the stale limit
 
     time.sleep(1)  # a queue message that came back with the lost worker must not run it again
@@ -239,7 +240,8 @@ def test_a_job_whose_worker_went_silent_is_ended_by_the_sweep(backend, user):
         engine, project, owner, status="running", worker="other-host:18", started_at=long_ago, heartbeat_at=utcnow()
     )
     ended = wait_for_job(backend.client, user, silent, timeout=STALE + 10)
-    assert (ended["status"], ended["error"]) == ("failed", states.LOST_REASON)
+    assert (ended["status"], ended["error"]) == ("failed", states.LOST_REASON.sentence)
+    assert ended["error_code"] == "job_worker_lost"
     assert get_job(backend, user, alive)["status"] == "running"  # its worker beat recently
 
 
@@ -275,7 +277,8 @@ def test_restart_ends_interrupted_jobs_and_runs_queued_ones(backend, user):
 
     backend.restart(while_down)
     interrupted = wait_for_job(backend.client, user, made["interrupted"], timeout=10)
-    assert (interrupted["status"], interrupted["error"]) == ("failed", states.RESTART_REASON)
+    assert (interrupted["status"], interrupted["error"]) == ("failed", states.RESTART_REASON.sentence)
+    assert interrupted["error_code"] == "job_interrupted"
     queued = wait_for_job(backend.client, user, made["queued"])
     assert queued["status"] == "succeeded", (queued, backend.log())
     assert get_job(backend, user, made["elsewhere"])["status"] == "running"

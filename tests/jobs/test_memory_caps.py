@@ -71,8 +71,9 @@ def test_a_process_that_aborts_under_an_rlimit_cap_gets_the_memory_sentence():
     assert messages == [("applied",)]
     assert process.exitcode == -signal.SIGABRT
     reason = limits.exit_reason(process.pid, process.exitcode)
-    assert reason == limits.memory_limit_message(CAP_MB)
-    assert "400 MB" in reason and "smaller batch size" in reason
+    assert reason == limits.memory_limit_reason(CAP_MB) and reason is not None
+    assert (reason.code, reason.params) == ("training_memory_limit", {"limit_mb": CAP_MB})
+    assert "400 MB" in reason.sentence and "smaller batch size" in reason.sentence
     assert limits.exit_reason(process.pid, process.exitcode) is None  # the marker is gone
 
 
@@ -84,7 +85,7 @@ def test_cgroup_cap_kills_the_process_that_goes_over_and_only_it():
     assert group.endswith(f"{limits.CGROUP_PREFIX}{process.pid}")
     assert process.exitcode == -signal.SIGKILL  # the kernel's OOM killer, inside the group only
     assert os.path.isdir(group)  # left for the parent to read
-    assert limits.exit_reason(process.pid, process.exitcode) == limits.memory_limit_message(CAP_MB)
+    assert limits.exit_reason(process.pid, process.exitcode) == limits.memory_limit_reason(CAP_MB)
     assert not os.path.exists(group)
     assert limits.current_memory_cgroup() is not None  # and this (the parent) process is untouched
 

@@ -43,12 +43,13 @@ def test_a_job_moves_only_along_the_allowed_transitions(engine):
     assert (job.status, job.worker) == ("running", "a:1") and job.started_at is not None
     assert states.mark_ended(engine, job_id, JobStatus.SUCCEEDED, result={"ok": True}, progress=1.0)
     # Finished is final: no later report, sweep or cancel changes it.
-    assert not states.mark_ended(engine, job_id, JobStatus.FAILED, "late")
+    assert not states.mark_ended(engine, job_id, JobStatus.FAILED, states.INTERNAL_REASON)
     assert states.fail_stale_jobs(engine, 0) == 0
     with unit_of_work(engine) as session:
         assert states.request_cancel(session, job_id) is None
     job = _get(engine, job_id)
     assert (job.status, job.error, job.result, job.cancel_requested) == ("succeeded", None, {"ok": True}, False)
+    assert job.error_code is None
     assert job.finished_at is not None
 
 
@@ -64,7 +65,9 @@ def test_cancel_requests(engine):
     with unit_of_work(engine) as session:
         assert states.request_cancel(session, queued) == JobStatus.CANCELLED  # at once: it never started
         assert states.request_cancel(session, running) == JobStatus.RUNNING  # its worker ends it
-    assert (_get(engine, queued).status, _get(engine, queued).message) == ("cancelled", states.CANCELLED_MESSAGE)
+    cancelled = _get(engine, queued)
+    assert (cancelled.status, cancelled.message, cancelled.error) == ("cancelled", states.CANCELLED_MESSAGE, None)
+    assert cancelled.error_code == "job_cancelled"
     assert _get(engine, running).cancel_requested and _get(engine, running).status == "running"
     assert states.claim_next(engine, "b:2") is None  # a cancelled job is never claimed
 
@@ -74,7 +77,10 @@ def test_a_job_whose_process_ended_without_a_report_is_cancelled_if_asked_else_f
     crashed = _job(engine, status="running", started_at=utcnow(), worker="a:2")
     assert states.end_abandoned_jobs(engine, col(Job.id).in_([asked, crashed])) == 2
     assert (_get(engine, asked).status, _get(engine, asked).error) == ("cancelled", None)
-    assert (_get(engine, crashed).status, _get(engine, crashed).error) == ("failed", states.LOST_REASON)
+    assert _get(engine, asked).error_code == "job_cancelled"
+    failed = _get(engine, crashed)
+    assert (failed.status, failed.error) == ("failed", states.LOST_REASON.sentence)
+    assert (failed.error_code, failed.error_params) == ("job_worker_lost", None)
 
 
 def test_a_queued_job_is_claimed_once(engine):
@@ -100,7 +106,8 @@ def test_a_redelivered_job_whose_worker_went_silent_is_failed_with_a_reason(engi
     job_id = _job(engine, status="running", worker="a:1", started_at=old, heartbeat_at=old)
     assert states.claim_delivered(engine, job_id, "b:2", 60) == (states.LOST, None)
     job = _get(engine, job_id)
-    assert (job.status, job.error) == ("failed", states.LOST_REASON) and job.finished_at is not None
+    assert (job.status, job.error, job.error_code) == ("failed", states.LOST_REASON.sentence, "job_worker_lost")
+    assert job.finished_at is not None
 
 
 def test_finished_and_missing_jobs_are_not_run(engine):
@@ -134,5 +141,5 @@ def test_a_job_the_broker_cannot_take_fails_at_once_with_a_reason(engine, tmp_pa
     job_id = _job(engine)
     runner.submit(job_id)  # nothing listens on port 1
     job = _get(engine, job_id)
-    assert (job.status, job.error) == ("failed", states.UNQUEUED_REASON)
+    assert (job.status, job.error, job.error_code) == ("failed", states.UNQUEUED_REASON.sentence, "job_not_queued")
     runner.app.close()

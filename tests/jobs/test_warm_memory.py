@@ -76,6 +76,7 @@ def test_a_page_over_the_warm_process_cap_fails_its_job_cleanly_and_the_pool_goe
     cap = capped.settings.extraction_memory_limit_mb
     if _cgroup_usable():  # the kernel stopped the process at its cap: its supervisor says why
         assert failed["error"] == limits.memory_limit_message(cap, limits.EXTRACTION), (failed, capped.log())
+        assert (failed["error_code"], failed["error_params"]) == ("extraction_memory_limit", {"limit_mb": cap})
     assert "Traceback" not in failed["error"] and "MemoryError" not in failed["error"]
     listed = client.get(f"/api/projects/{project['id']}/scans/{scan['id']}", headers=user.headers)
     assert listed.status_code == 200  # the upload is kept

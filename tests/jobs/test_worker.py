@@ -66,8 +66,13 @@ def test_a_job_that_returns_succeeds_with_its_result(settings, monkeypatch):
 def test_a_failure_meant_for_the_student_is_shown_as_it_is(settings, monkeypatch):
     job = run(settings, monkeypatch, fails_with(worker.JobError("No page could be extracted: no grid found.")))
     assert (job.status, job.error) == ("failed", "No page could be extracted: no grid found.")
-    job = run(settings, monkeypatch, fails_with(invalid("The dataset is too small to train on.")))
+    assert job.error_code == "job_failed"
+    job = run(settings, monkeypatch, fails_with(invalid("The dataset is too small to train on.", "dataset_too_small")))
     assert (job.status, job.error) == ("failed", "The dataset is too small to train on.")
+    # A domain error keeps its own code and its numbers (the web app says it in the student's language).
+    assert (job.error_code, job.error_params) == ("dataset_too_small", None)
+    job = run(settings, monkeypatch, fails_with(worker.JobError("Too big.", "training_memory_limit", limit_mb=300)))
+    assert (job.error_code, job.error_params) == ("training_memory_limit", {"limit_mb": 300})
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,7 @@ def test_a_failure_meant_for_the_student_is_shown_as_it_is(settings, monkeypatch
 def test_an_unexpected_failure_shows_a_sentence_and_logs_the_trace(settings, monkeypatch, caplog, exc, sentence):
     with caplog.at_level(logging.ERROR, logger="digitlab.jobs.worker"):
         job = run(settings, monkeypatch, fails_with(exc))
-    assert (job.status, job.error) == ("failed", sentence)
+    assert (job.status, job.error, job.error_code) == ("failed", sentence.sentence, sentence.code)
     assert type(exc).__name__ not in job.error and "Internal error" not in job.error
     [record] = [r for r in caplog.records if r.name == "digitlab.jobs.worker"]
     assert f"job {job.id} (extraction) failed" in record.getMessage()
@@ -91,3 +96,4 @@ def test_an_unexpected_failure_shows_a_sentence_and_logs_the_trace(settings, mon
 def test_a_job_that_saw_its_cancel_request_ends_cancelled(settings, monkeypatch):
     job = run(settings, monkeypatch, fails_with(JobCancelled()))
     assert (job.status, job.message, job.error) == ("cancelled", states.CANCELLED_MESSAGE, None)
+    assert job.error_code == states.CANCELLED_REASON.code

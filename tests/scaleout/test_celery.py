@@ -133,7 +133,7 @@ def test_whole_worker_killed_job_failed_by_the_api_sweeper(stack, user, project)
     os.killpg(owner.pid, signal.SIGKILL)
     killed = time.monotonic()
     ended = wait_for_training(client, user, training, timeout=STALE + 30)
-    assert ended["status"] == "failed" and stack.job(training["job_id"]).error == states.LOST_REASON
+    assert ended["status"] == "failed" and stack.job(training["job_id"]).error == states.LOST_REASON.sentence
     assert STALE - 1 < time.monotonic() - killed < STALE + 20
 
 

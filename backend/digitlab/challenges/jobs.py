@@ -41,10 +41,10 @@ def run_challenge_scoring(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         challenge = session.get(Challenge, challenge_id)
         if challenge is None:
-            raise JobError("The challenge was replaced or removed.")
+            raise JobError("The challenge was replaced or removed.", "challenge_replaced")
         samples = ChallengeSamples(session, challenge)
     if not samples.labels:
-        raise JobError("The challenge has no samples left.")
+        raise JobError("The challenge has no samples left.", "challenge_empty")
     scored = []
     for position, training_id in enumerate(training_ids):
         ctx.progress(position / len(training_ids), f"Network {position + 1} of {len(training_ids)}", force=True)
@@ -61,7 +61,7 @@ def run_challenge_scoring(ctx: JobContext) -> dict:
         correct = samples.correct(load_model(ctx.storage, training), training)
         with ctx.unit_of_work() as session:
             if session.get(Challenge, challenge_id) is None:
-                raise JobError("The challenge was replaced or removed.")
+                raise JobError("The challenge was replaced or removed.", "challenge_replaced")
             service.record_score(session, challenge_id, training, correct, len(samples.labels))
         scored.append({"training_id": training_id, "score": correct / len(samples.labels)})
     return {"challenge_id": challenge_id, "scored": scored}

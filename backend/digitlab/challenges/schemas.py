@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from digitlab.class_datasets.schemas import LabelTally, RowId
 from digitlab.core.schemas import RequestBody
+from digitlab.jobs.schemas import JobErrorCode, JobErrorParams
 
 MAX_SHEETS = 20
 
@@ -84,6 +85,8 @@ class ChallengeScorePublic(BaseModel):
     training_id: int
     status: ScoreStatus = Field(description="`scored` once the score is there; `queued`/`running` while its job is")
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     score: float | None = Field(ge=0, le=1)
     correct: int | None
     count: int | None

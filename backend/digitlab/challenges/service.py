@@ -293,19 +293,21 @@ def _job_status(session: Session, score: ChallengeScore) -> JobStatus | None:
 def _score_public(
     session: Session, class_id: int, training_id: int, score: ChallengeScore | None
 ) -> ChallengeScorePublic:
-    status, error = "not_scored", None
+    status, error, error_code, error_params = "not_scored", None, None, None
     if score is not None and score.accuracy is not None:
         status = "scored"
     elif score is not None and score.job_id is not None:
         job = session.get(Job, score.job_id)
         if job is not None and job.status != JobStatus.SUCCEEDED:
-            status, error = job.status, job.error
+            status, error, error_code, error_params = job.status, job.error, job.error_code, job.error_params
     scored = score if score is not None and score.accuracy is not None else None
     return ChallengeScorePublic(
         class_id=class_id,
         training_id=training_id,
         status=status,
         error=error,
+        error_code=error_code,
+        error_params=error_params,
         score=scored.accuracy if scored else None,
         correct=scored.correct if scored else None,
         count=scored.count if scored else None,

@@ -11,12 +11,14 @@ from digitlab.core.clock import utcnow
 from digitlab.core.db import stored_id
 from digitlab.core.errors import conflict, not_found
 from digitlab.jobs import service as jobs_service
+from digitlab.jobs.reason import Reason
 from digitlab.jobs.runner import JobRunner
 from digitlab.jobs.tables import FINISHED_STATES, Job, JobStatus
 from digitlab.projects.tables import Project
 from digitlab.training import service as training_service
 
 KIND = "other_writers"
+JOB_DELETED_REASON = Reason("evaluation_job_deleted", "The evaluation's job was deleted.")
 
 
 def _evaluation(session: Session, class_id: int, training_id: int) -> OtherWritersEvaluation | None:
@@ -95,7 +97,9 @@ def to_public(session: Session, found: service.ClassTraining, evaluation: OtherW
         trained_by=owner.username if owner is not None else None,
         status=status,
         job_id=evaluation.job_id,
-        error=job.error if job is not None else "The evaluation's job was deleted.",
+        error=job.error if job is not None else JOB_DELETED_REASON.sentence,
+        error_code=job.error_code if job is not None else JOB_DELETED_REASON.code,
+        error_params=job.error_params if job is not None else None,
         requested_at=evaluation.requested_at,
         dataset_version=evaluation.dataset_version,
         stale=dataset is None or dataset.version != evaluation.dataset_version,

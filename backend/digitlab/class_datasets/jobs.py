@@ -24,7 +24,7 @@ WEAK_SPOTS = 3
 def load_model(storage: FileStorage, training: Training) -> OnnxModel:
     key = model_key(training, "model.onnx")
     if not storage.exists(key):
-        raise JobError("The trained network's file is missing.")
+        raise JobError("The trained network's file is missing.", "model_file_missing")
     return OnnxModel(storage.read(key))
 
 
@@ -47,20 +47,22 @@ def run_other_writers(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         evaluation = session.get(OtherWritersEvaluation, evaluation_id)
         if evaluation is None or evaluation.job_id != ctx.job_id:
-            raise JobError("This evaluation was replaced by a newer one.")
+            raise JobError("This evaluation was replaced by a newer one.", "evaluation_replaced")
         training = session.get(Training, evaluation.training_id)
         dataset = service.dataset_of(session, evaluation.class_id)
         if training is None or dataset is None:
-            raise JobError("The training or the class data set was deleted.")
+            raise JobError("The training or the class data set was deleted.", "evaluation_source_deleted")
         trainer = classes_service.membership(session, evaluation.class_id, training.owner_id)
         if trainer is None:
-            raise JobError("The student who trained this network has left the class.")
+            raise JobError("The student who trained this network has left the class.", "trainer_left_class")
         rows = service.other_writers_rows(session, dataset, stored_id(trainer), training.labels)
         unknown = [label for label in dataset.labels if label not in training.labels]
         skipped = service.count_other_writers_samples(session, dataset, stored_id(trainer), unknown)
         version = dataset.version
     if not rows:
-        raise JobError("The class data set has no samples of other writers with this network's labels.")
+        raise JobError(
+            "The class data set has no samples of other writers with this network's labels.", "no_other_writers"
+        )
     index = {label: i for i, label in enumerate(training.labels)}
     y = np.array([index[label] for _, label, _ in rows], dtype=np.int64)
     writers = np.array([writer for writer, _, _ in rows], dtype=np.int64)
@@ -71,7 +73,7 @@ def run_other_writers(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         row = session.get(OtherWritersEvaluation, evaluation_id)
         if row is None or row.job_id != ctx.job_id:
-            raise JobError("This evaluation was replaced by a newer one.")
+            raise JobError("This evaluation was replaced by a newer one.", "evaluation_replaced")
         row.result, row.dataset_version = result, version
         session.add(row)
     return {"evaluation_id": evaluation_id, "accuracy": result["accuracy"], "count": result["count"]}

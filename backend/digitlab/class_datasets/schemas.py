@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from digitlab.core.schemas import RequestBody
+from digitlab.jobs.schemas import JobErrorCode, JobErrorParams
 from digitlab.jobs.tables import JobStatus
 from digitlab.projects.schemas import Labels
 
@@ -124,6 +125,8 @@ class OtherWritersPublic(BaseModel):
     status: JobStatus = Field(description="Of the evaluation's job; the figures are there once it succeeded")
     job_id: int
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     requested_at: datetime
     dataset_version: int = Field(description="The class data set's version it was computed on")
     stale: bool = Field(description="The class data set was rebuilt since: ask again for current figures")

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # disk is full, so that deletions keep working (0 = no reserve). SQLite needs free space to commit a deletion
     # of about the size of the rows it removes (a project of 60,000 imported samples: ~58 MB).
     user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    # What all the students of one class may hold together (0 = no limit): one student cannot fill the disk
+    # for the class, and one class not for the school. Checked for each class a student is in.
+    class_quota_bytes: int = Field(default=16 * 1024 * 1024 * 1024, ge=0)
     min_free_disk_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     disk_reserve_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 

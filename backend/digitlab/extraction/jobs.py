@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import numpy as np
 from sqlmodel import Session
 
 from digitlab.extraction import service
@@ -10,7 +9,7 @@ from digitlab.jobs.context import JobContext
 from digitlab.jobs.estimates import JobSize
 from digitlab.jobs.tables import Job
 from digitlab.jobs.worker import JobError
-from digitlab.pipeline import GridNotFound, extract_page
+from digitlab.pipeline import GridNotFound
 from digitlab.pipeline.decode import ImageRejected
 from digitlab.pipeline.imageio import encode_jpeg
 from digitlab.pipeline.sheet import read_sheet
@@ -27,7 +26,7 @@ def run_extraction(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         project = session.get(Project, ctx.project_id)
         if project is None:  # deleted while the job was queued
-            raise JobError("The project was deleted.")
+            raise JobError("The project was deleted.", "project_deleted")
         labels = project.labels
     for index, scan_id in enumerate(scan_ids):
         ctx.progress(index / len(scan_ids), f"Page {index + 1} of {len(scan_ids)}", force=True)
@@ -38,7 +37,7 @@ def run_extraction(ctx: JobContext) -> dict:
                 continue
             pages.append(_extract_one(ctx, session, scan, labels))
     if pages and all(page["status"] == "failed" for page in pages):
-        raise JobError("No page could be extracted: " + "; ".join(p["error"] for p in pages))
+        raise JobError("No page could be extracted: " + "; ".join(p["error"] for p in pages), "no_page_extracted")
     return {
         "pages": pages,
         "kept": sum(p.get("kept", 0) for p in pages),
@@ -54,11 +53,10 @@ def job_sizes(_session: Session, jobs: list[Job]) -> dict[int, JobSize]:
 def _extract_one(ctx: JobContext, session, scan: Scan, labels: list[str]) -> dict:
     page = {"scan_id": scan.id, "filename": scan.filename, "page_index": scan.page_index}
     try:
-        gray = scans_service.load_page_gray(ctx.storage, ctx.settings, scan)
-        reading = read_sheet(gray)  # a version 2 sheet's corner markers and code, when it has them
+        decoded = scans_service.load_page_for_extraction(ctx.storage, ctx.settings, scan)  # a big JPEG reduced
+        reading = read_sheet(decoded.gray)  # a version 2 sheet's corner markers and code, when it has them
         sheets_service.check_page(session, scan, reading)  # another project's page, or a page extracted already
-        corners = None if scan.manual_corners is None else np.array(scan.manual_corners, dtype=np.float64)
-        extraction = extract_page(gray, labels, reading=reading, corners=corners)
+        extraction = service.extract_in_page_pixels(decoded, labels, reading, scan.manual_corners)
     except (GridNotFound, ImageRejected, SheetProblem) as exc:
         reason = exc.message if isinstance(exc, ImageRejected) else str(exc)
         params = exc.params if isinstance(exc, GridNotFound) else {}

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import cast
 
+import numpy as np
 from sqlalchemy import insert
 from sqlmodel import Session, col, delete, select
 
@@ -12,7 +13,10 @@ from digitlab.datasets.tables import Cell
 from digitlab.jobs import service as jobs_service
 from digitlab.jobs.runner import JobRunner
 from digitlab.jobs.tables import Job
-from digitlab.pipeline import CellStatus, PageExtraction
+from digitlab.pipeline import CellStatus, PageExtraction, extract_page
+from digitlab.pipeline.decode import PageImage
+from digitlab.pipeline.flatfield import to_full, to_small
+from digitlab.pipeline.sheet import SheetReading
 from digitlab.projects.tables import Project
 from digitlab.scans.tables import Scan, ScanStatus
 
@@ -34,6 +38,22 @@ def start(session: Session, runner: JobRunner, project: Project, scan_ids: list[
             raise not_found(f"Scan {unknown[0]}")
         scan_ids = sorted(set(scan_ids))
     return jobs_service.enqueue(session, runner, project, KIND, {"scan_ids": scan_ids})
+
+
+def extract_in_page_pixels(
+    page: PageImage, labels: list[str], reading: SheetReading, manual_corners: list | None
+) -> PageExtraction:
+    """extract_page on a page decoded at reduced scale (scans.service.load_page_for_extraction), with its
+    coordinates in the full page's pixels (scan.width x height), like everything else the service stores and
+    shows: the corners placed by hand (validated against the full page) go in scaled down, the grid's corners
+    found come out scaled up. The one place where the extraction's pixels and the page's meet; `reading` is
+    read_sheet's on page.gray (its pose never leaves the extraction)."""
+    corners = None if manual_corners is None else to_small(np.array(manual_corners, dtype=np.float64), page.scale)
+    extraction = extract_page(page.gray, labels, reading=reading, corners=corners)
+    if page.scale != 1:
+        full = to_full(np.array(extraction.corners, dtype=np.float64), page.scale)
+        extraction.corners = [(float(x), float(y)) for x, y in full]
+    return extraction
 
 
 def _lock_scan(session: Session, scan: Scan) -> None:

@@ -15,12 +15,12 @@ caps itself at `training_memory_limit_mb`, so a wrong estimate costs that one jo
   RLIMIT_AS would also count TensorFlow's large reserved but unused address space, which grows with the batch
   size: a CNN at batch 4,096 maps 5 GB to use 2 GB). Over that limit, allocations fail: MemoryError in
   Python, and TensorFlow aborts (SIGABRT) on std::bad_alloc.
-- `exit_reason(pid, exitcode)` is for the parent, after the process died: a sentence for the student if the
-  cap ended it, else None. It also removes what `apply_memory_limit` left behind (the cgroup, a marker file:
-  a process that ends normally removes them itself; those of processes nobody asked about are swept by a
-  later job after STALE_SECONDS).
-- `memory_limit_message(limit_mb, purpose)` is that sentence (for a training or an extraction), also used by a
-  job that catches its own MemoryError.
+- `exit_reason(pid, exitcode)` is for the parent, after the process died: the job's reason (a code with the
+  limit, and a sentence for the student; a jobs.reason.Reason) if the cap ended it, else None. It also removes
+  what `apply_memory_limit` left behind (the cgroup, a marker file: a process that ends normally removes them
+  itself; those of processes nobody asked about are swept by a later job after STALE_SECONDS).
+- `memory_limit_reason(limit_mb, purpose)` is that reason (for a training or an extraction), also used by a
+  job that catches its own MemoryError; `memory_limit_message` its sentence.
 
 Linux only; elsewhere the limit is not applied (and reported as such).
 """
@@ -38,6 +38,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from digitlab.jobs.reason import Reason
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,15 @@ def memory_limit_message(limit_mb: int, purpose: str = TRAINING) -> str:
         f"This network needs more memory than the training limit of {limit_mb:,} MB allows. "
         "Try a smaller batch size, or fewer filters or units."
     )
+
+
+MEMORY_LIMIT_CODES = {TRAINING: "training_memory_limit", EXTRACTION: "extraction_memory_limit"}
+
+
+def memory_limit_reason(limit_mb: int, purpose: str = TRAINING) -> Reason:
+    """Why a job whose process went over its memory cap failed: a code by purpose, with the limit in MB."""
+    code = MEMORY_LIMIT_CODES.get(purpose, "training_memory_limit")
+    return Reason(code, memory_limit_message(limit_mb, purpose), {"limit_mb": limit_mb})
 
 
 def _marker_dir() -> Path:
@@ -268,8 +279,8 @@ def _oom_kills(group: Path) -> int:
         return 0
 
 
-def exit_reason(pid: int, exitcode: int | None) -> str | None:
-    """After the process `pid` ended: the student's sentence if its memory cap ended it, else None. Removes
+def exit_reason(pid: int, exitcode: int | None) -> Reason | None:
+    """After the process `pid` ended: the job's reason if its memory cap ended it, else None. Removes
     its cgroup and marker either way (call it once per ended job process; harmless for any other)."""
     marker = _marker(pid)
     try:
@@ -290,4 +301,4 @@ def exit_reason(pid: int, exitcode: int | None) -> str | None:
     elif record.get("method") == "rlimit":
         # Over RLIMIT_DATA, TensorFlow's allocations throw std::bad_alloc and the process aborts.
         killed = exitcode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV)
-    return memory_limit_message(int(record.get("limit_mb", 0)), record.get("purpose", TRAINING)) if killed else None
+    return memory_limit_reason(int(record.get("limit_mb", 0)), record.get("purpose", TRAINING)) if killed else None

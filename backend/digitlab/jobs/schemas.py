@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,14 @@ class QueuePlace(BaseModel):
     seconds_to_end: float = Field(ge=0)
 
 
+# Why a job failed (or was cancelled), for every answer that carries a job's outcome.
+JobErrorCode = Annotated[
+    str | None,
+    Field(description="Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json)"),
+]
+JobErrorParams = Annotated[dict | None, Field(description="The numbers in that reason, by name")]
+
+
 class JobPublic(BaseModel):
     id: int
     project_id: int
@@ -27,6 +36,8 @@ class JobPublic(BaseModel):
     params: dict
     result: dict | None
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from digitlab.core.clock import utcnow
 from digitlab.core.db import unit_of_work
 from digitlab.jobs import queue
+from digitlab.jobs.reason import Reason
 from digitlab.jobs.tables import Job, JobStatus
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
@@ -44,16 +45,22 @@ REACHABLE_FROM: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 # What a student reads when a job ended without finishing its work (the details go to the log).
-CANCELLED_MESSAGE = "Cancelled."
-LOST_REASON = "The worker running this job stopped unexpectedly. Please start it again."
-RESTART_REASON = "The service restarted while this job was running. Please start it again."
-UNQUEUED_REASON = "The job queue could not be reached. Please try again in a moment."
-NOT_STARTED_REASON = "The server could not start this job just now. Please try again in a moment."
-INTERNAL_REASON = (
-    "Something went wrong on the server while running this job. Please start it again; if it "
-    "happens again, tell your teacher."
+CANCELLED_REASON = Reason("job_cancelled", "Cancelled.")  # its sentence is the job's message, not an error
+CANCELLED_MESSAGE = CANCELLED_REASON.sentence
+LOST_REASON = Reason("job_worker_lost", "The worker running this job stopped unexpectedly. Please start it again.")
+RESTART_REASON = Reason("job_interrupted", "The service restarted while this job was running. Please start it again.")
+UNQUEUED_REASON = Reason("job_not_queued", "The job queue could not be reached. Please try again in a moment.")
+NOT_STARTED_REASON = Reason(
+    "job_not_started", "The server could not start this job just now. Please try again in a moment."
 )
-DISK_FULL_REASON = "The server ran out of storage space while running this job. Please tell your teacher."
+INTERNAL_REASON = Reason(
+    "job_internal_error",
+    "Something went wrong on the server while running this job. Please start it again; if it "
+    "happens again, tell your teacher.",
+)
+DISK_FULL_REASON = Reason(
+    "job_disk_full", "The server ran out of storage space while running this job. Please tell your teacher."
+)
 
 # What a worker found when it was handed a job (see claim_delivered).
 CLAIMED, GONE, FINISHED, STILL_RUNNING, LOST = "claimed", "gone", "finished", "still_running", "lost"
@@ -64,11 +71,15 @@ def transition(
     to: JobStatus,
     *where: ColumnElement[bool],
     from_: Iterable[JobStatus] | None = None,
+    reason: Reason | None = None,
     **values: Any,
 ) -> int:
     """Move the jobs that match `where` to `to`, only from the states it may be reached from (or the subset
-    `from_`), recording when it started or finished; `values` are further columns (error, message, result).
+    `from_`), recording when it started or finished; `reason`: why it failed (error, error_code, error_params)
+    or was cancelled (its message and error_code); `values` are further columns (message, result, progress).
     Returns how many jobs moved: 1 means this caller won the job."""
+    if reason is not None:
+        values |= {"message": reason.sentence, "error_code": reason.code} if to == CANCELLED else reason.columns()
     allowed = REACHABLE_FROM[to]
     sources = allowed if from_ is None else frozenset(from_)
     if not sources <= allowed:
@@ -108,29 +119,25 @@ def claim_next(engine: Engine, worker: str, lane: queue.Lane | None = None) -> i
 CLAIM_CANDIDATES = 5
 
 
-def mark_ended(
-    engine: Engine, job_id: int, status: JobStatus, error: str | None = None, message: str | None = None, **values: Any
-) -> bool:
-    """The worker's own report: running -> succeeded | failed | cancelled. Never overwrites an end another
-    process recorded first (a sweeper that gave up on it). `values`: the result and final progress."""
+def mark_ended(engine: Engine, job_id: int, status: JobStatus, reason: Reason | None = None, **values: Any) -> bool:
+    """The worker's own report: running -> succeeded | failed (with its reason) | cancelled (CANCELLED_REASON).
+    Never overwrites an end another process recorded first (a sweeper that gave up on it). `values`: the result
+    and final progress."""
     with unit_of_work(engine) as session:
-        return (
-            transition(session, status, col(Job.id) == job_id, from_=[RUNNING], error=error, message=message, **values)
-            == 1
-        )
+        return transition(session, status, col(Job.id) == job_id, from_=[RUNNING], reason=reason, **values) == 1
 
 
-def end_abandoned(session: Session, *where: ColumnElement[bool], reason: str = LOST_REASON) -> int:
+def end_abandoned(session: Session, *where: ColumnElement[bool], reason: Reason = LOST_REASON) -> int:
     """Running jobs whose process ended without reporting: cancelled if a cancel was requested (the local
     runner cancels by stopping the process), else failed with `reason`."""
     cancelled = transition(
-        session, CANCELLED, col(Job.cancel_requested).is_(True), *where, from_=[RUNNING], message=CANCELLED_MESSAGE
+        session, CANCELLED, col(Job.cancel_requested).is_(True), *where, from_=[RUNNING], reason=CANCELLED_REASON
     )
-    failed = transition(session, FAILED, *where, from_=[RUNNING], error=reason)
+    failed = transition(session, FAILED, *where, from_=[RUNNING], reason=reason)
     return cancelled + failed
 
 
-def end_abandoned_jobs(engine: Engine, *where: ColumnElement[bool], reason: str = LOST_REASON) -> int:
+def end_abandoned_jobs(engine: Engine, *where: ColumnElement[bool], reason: Reason = LOST_REASON) -> int:
     with unit_of_work(engine) as session:
         return end_abandoned(session, *where, reason=reason)
 
@@ -138,7 +145,7 @@ def end_abandoned_jobs(engine: Engine, *where: ColumnElement[bool], reason: str 
 def fail_unqueued(engine: Engine, job_id: int) -> bool:
     """queued -> failed: the job could not be handed to any worker (the broker is down)."""
     with unit_of_work(engine) as session:
-        return transition(session, FAILED, col(Job.id) == job_id, from_=[QUEUED], error=UNQUEUED_REASON) == 1
+        return transition(session, FAILED, col(Job.id) == job_id, from_=[QUEUED], reason=UNQUEUED_REASON) == 1
 
 
 # --- cancel requests (the API) ---------------------------------------------------------------------------
@@ -154,7 +161,7 @@ def request_cancel(session: Session, job_id: int) -> JobStatus | None:
     )
     if not flagged.rowcount:
         return None
-    if transition(session, CANCELLED, col(Job.id) == job_id, from_=[QUEUED], message=CANCELLED_MESSAGE):
+    if transition(session, CANCELLED, col(Job.id) == job_id, from_=[QUEUED], reason=CANCELLED_REASON):
         return CANCELLED
     return RUNNING
 

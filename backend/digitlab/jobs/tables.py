@@ -40,7 +40,10 @@ class Job(SQLModel, table=True):
     message: str | None = None
     params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     result: dict | None = Field(default=None, sa_column=Column(JSON))
-    error: str | None = None
+    error: str | None = None  # why it failed, in English (see digitlab.jobs.states.Reason)
+    # ... as a code (the web app's `error.<code>` text; also set when cancelled) and the numbers in that sentence.
+    error_code: str | None = Field(default=None, max_length=64)
+    error_params: dict | None = Field(default=None, sa_column=Column(JSON))
     cancel_requested: bool = False
     # "host:pid" of the process that claimed the job, and when its worker last said it is alive.
     worker: str | None = Field(default=None, max_length=100)

@@ -10,6 +10,7 @@ import os
 import socket
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -19,17 +20,19 @@ from digitlab.core.errors import DomainError, ErrorKind
 from digitlab.core.storage import FileStorage
 from digitlab.jobs import limits, registry, states
 from digitlab.jobs.context import JobCancelled, JobContext
+from digitlab.jobs.reason import Reason
 from digitlab.jobs.tables import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 
 class JobError(DomainError):
-    """A job failed for a reason the student can act on: its sentence becomes the job's error. Any other
-    exception is logged with its trace, and the student reads a plain sentence (see failure_sentence)."""
+    """A job failed for a reason the student can act on: its code, sentence and `extra` numbers become the job's
+    error_code, error and error_params (any DomainError raised in a job does the same). Any other exception is
+    logged with its trace, and the student reads a plain sentence (see failure_reason)."""
 
-    def __init__(self, detail: str, code: str = "job_failed") -> None:
-        super().__init__(ErrorKind.INVALID, detail, code)
+    def __init__(self, detail: str, code: str = "job_failed", **extra: Any) -> None:
+        super().__init__(ErrorKind.INVALID, detail, code, **extra)
 
 
 def worker_name() -> str:
@@ -71,10 +74,10 @@ def run_job(job_id: int, settings: Settings, engine: Engine | None = None) -> Jo
         try:
             result = registry.resolve(kind)(context)
         except JobCancelled:
-            states.mark_ended(engine, job_id, JobStatus.CANCELLED, message=states.CANCELLED_MESSAGE)
+            states.mark_ended(engine, job_id, JobStatus.CANCELLED, states.CANCELLED_REASON)
             return JobOutcome(JobStatus.CANCELLED)
         except DomainError as exc:
-            states.mark_ended(engine, job_id, JobStatus.FAILED, exc.detail)
+            states.mark_ended(engine, job_id, JobStatus.FAILED, domain_reason(exc))
             return JobOutcome(JobStatus.FAILED)
         except Exception as exc:
             out_of_memory = _out_of_memory(exc)
@@ -82,7 +85,7 @@ def run_job(job_id: int, settings: Settings, engine: Engine | None = None) -> Jo
                 log.warning("job %s (%s) ran out of this process's memory cap", job_id, kind)
             else:
                 log.exception("job %s (%s) failed", job_id, kind)
-            states.mark_ended(engine, job_id, JobStatus.FAILED, failure_sentence(exc))
+            states.mark_ended(engine, job_id, JobStatus.FAILED, failure_reason(exc))
             return JobOutcome(JobStatus.FAILED, out_of_memory)
         states.mark_ended(engine, job_id, JobStatus.SUCCEEDED, progress=1.0, result=result)
         return JobOutcome(JobStatus.SUCCEEDED)
@@ -97,14 +100,23 @@ def _out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "insufficient memory" in text or "failed to allocate" in text
 
 
-def failure_sentence(exc: BaseException) -> str:
-    """What a student reads about an unexpected failure: a sentence, never the exception's text."""
+def domain_reason(exc: DomainError) -> Reason:
+    """A domain error raised in a job: its own code and sentence, and its extra fields that are numbers or words
+    (the params its `error.<code>` text may fill in)."""
+    params = {
+        name: value for name, value in exc.extra.items() if value is None or isinstance(value, str | int | float | bool)
+    }
+    return Reason(exc.code, exc.detail, params or None)
+
+
+def failure_reason(exc: BaseException) -> Reason:
+    """What a student reads about an unexpected failure: a reason, never the exception's text."""
     text = str(exc).lower()
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in text or "no space left" in text:
         return states.DISK_FULL_REASON
     capped = limits.current_limit()
     if _out_of_memory(exc) and capped is not None:
-        return limits.memory_limit_message(capped.limit_mb, capped.purpose)
+        return limits.memory_limit_reason(capped.limit_mb, capped.purpose)
     return states.INTERNAL_REASON
 
 

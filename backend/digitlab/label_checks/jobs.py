@@ -27,7 +27,7 @@ def run_label_check(ctx: JobContext) -> dict:
         check = session.get(LabelCheck, check_id)
         project = session.get(Project, ctx.project_id)
         if check is None or project is None:
-            raise JobError("This label check was deleted.")
+            raise JobError("This label check was deleted.", "label_check_deleted")
         labels = list(project.labels)
         settings = dict(check.settings)
         stored = session.exec(
@@ -42,7 +42,7 @@ def run_label_check(ctx: JobContext) -> dict:
     try:
         check_label_counts([sum(row[1] == label for row in rows) for label in labels], labels)
     except DatasetTooSmall as exc:
-        raise JobError(f"The dataset is too small to check: {exc}") from None
+        raise JobError(f"The dataset is too small to check: {exc}", "dataset_too_small") from None
     y = np.array([index[label] for _, label, _ in rows], dtype=np.int64)
     images = np.frombuffer(b"".join(image for _, _, image in rows), dtype=np.uint8).reshape(
         -1, CANVAS_SIDE, CANVAS_SIDE
@@ -72,7 +72,7 @@ def run_label_check(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         check = session.get(LabelCheck, check_id)
         if check is None:
-            raise JobError("This label check was deleted.")
+            raise JobError("This label check was deleted.", "label_check_deleted")
         # Only the newest finished check counts: the older ones of the project go (their scores with them).
         older = select(LabelCheck.id).where(LabelCheck.project_id == ctx.project_id, col(LabelCheck.id) < check_id)
         session.exec(delete(SampleScore).where(col(SampleScore.check_id).in_(older)))

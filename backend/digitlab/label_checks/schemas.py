@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from digitlab.jobs.schemas import JobErrorCode, JobErrorParams
 from digitlab.jobs.tables import JobStatus
 
 
@@ -12,6 +13,8 @@ class LabelCheckPublic(BaseModel):
     status: JobStatus
     progress: float
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     settings: dict = Field(description="folds: networks trained, each on all folds but one; epochs: of each")
     samples: int = Field(description="Samples scored (the project's included samples when the check ran)")
     issues: int = Field(description="Of them likely mislabelled (cleanlab's confident learning)")

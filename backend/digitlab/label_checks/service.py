@@ -70,6 +70,8 @@ def public_list(session: Session, checks: list[LabelCheck]) -> list[LabelCheckPu
             status=jobs[check.job_id].status,
             progress=jobs[check.job_id].progress,
             error=jobs[check.job_id].error,
+            error_code=jobs[check.job_id].error_code,
+            error_params=jobs[check.job_id].error_params,
         )
         for check in checks
         if check.job_id in jobs

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from digitlab.ml import _tf
 from digitlab.ml.architectures import (
     DEFAULT_MAX_PARAMS,
@@ -125,6 +127,9 @@ def train(
     early_stopping: int | None = None,
     augmentation: Augmentation | None = None,
     lr_schedule: str = "constant",
+    label_smoothing: float = 0.0,
+    ema_momentum: float | None = None,
+    weight_decay: float | None = None,
     seed: int = 0,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     on_batch_progress: Callable[[int, float], None] | None = None,
@@ -171,9 +176,19 @@ def train(
     rate: Any = learning_rate
     if lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.05)
+    optimizer_options: dict[str, Any] = {}
+    if ema_momentum is not None:
+        optimizer_options = {"use_ema": True, "ema_momentum": ema_momentum}
+    if weight_decay:
+        optimizer_options["weight_decay"] = weight_decay
+    loss: Any = "sparse_categorical_crossentropy"
+    y_train, y_val = splits.y_train, splits.y_val
+    if label_smoothing > 0:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+        y_train, y_val = (np.eye(splits.n_labels, dtype=np.float32)[y] for y in (y_train, y_val))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate=rate, **optimizer_options),
+        loss=loss,
         metrics=["accuracy"],
     )
     augmenting = augmentation is not None and augmentation.active
@@ -188,13 +203,13 @@ def train(
     if not (should_stop is not None and should_stop()):
         if augmenting:
             # A seeded endless stream whose batches change anew each epoch (augment.training_dataset).
-            stream, _ = training_dataset(splits.x_train, splits.y_train, batch_size, seed, augmentation)
+            stream, _ = training_dataset(splits.x_train, y_train, batch_size, seed, augmentation)
             inputs: dict[str, Any] = {"x": stream, "steps_per_epoch": steps, "shuffle": False}
         else:  # arrays as they are: exactly what a plain Keras script does (benchmarks/training_overhead.py)
-            inputs = {"x": splits.x_train, "y": splits.y_train, "batch_size": batch_size, "shuffle": True}
+            inputs = {"x": splits.x_train, "y": y_train, "batch_size": batch_size, "shuffle": True}
         model.fit(
             **inputs,
-            validation_data=(splits.x_val, splits.y_val),
+            validation_data=(splits.x_val, y_val),
             epochs=epochs,
             verbose=0,
             callbacks=callbacks,

@@ -18,6 +18,16 @@ REASON_FAINT = "too_faint"
 REASON_SCRIBBLE = "scribble"
 REJECT_REASONS = (REASON_SPECK, REASON_FAINT, REASON_SCRIBBLE)
 
+# --- decoding for the extraction (decode.py's reduce_to_long_side, used by the service) ---
+DECODE_MIN_LONG_SIDE = 1750  # px; a JPEG page is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, ~30 %
+#                              cheaper than decoding it whole) while its long side stays >= this: an A4 page at
+#                              >= 150 dpi, whose cells are >= 47 px (legacy 9 mm: 53 px), about the rectified
+#                              CELL_PX, so the rectification loses (almost) nothing it would otherwise use, and the
+#                              golden tests go down to 90 dpi. Detection copies are the same at either scale
+#                              (DETECT_LONG_SIDE), and the preview too. A 300-dpi scan is read at 150 dpi, a 600-dpi
+#                              one at 150 dpi, a 12-megapixel phone photo at half size; 200-dpi scans and smaller
+#                              photos whole
+
 # --- detection (finding the grid on a small copy of the page) ---
 DETECT_LONG_SIDE = 1600  # the detection copy (a power-of-two shrink, for speed) has its long side in
 #                          [800, 1600): cells stay >= ~15 px even in a phone photo, and the whole search

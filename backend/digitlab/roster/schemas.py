@@ -20,6 +20,11 @@ class StuckCode(StrEnum):
 class Stuck(BaseModel):
     code: StuckCode
     sentence: str = Field(description="A short sentence for the teacher (English; screens translate by `code`)")
+    error_code: str | None = Field(
+        default=None,
+        description="failed_training: why the training failed, as a code (one of shared/schemas/error-codes.json)",
+    )
+    error_params: dict | None = Field(default=None, description="The numbers in that reason, by name")
 
 
 class RosterProject(BaseModel):

@@ -91,7 +91,8 @@ class _Progress:
     last_training_success: datetime | None = None
     working: bool = False
     latest_extraction: tuple[str, datetime | None] | None = None  # (status, finished_at)
-    latest_training: tuple[str, datetime | None, str | None] | None = None  # (status, finished_at, error)
+    # (status, finished_at, error, error_code, error_params)
+    latest_training: tuple[str, datetime | None, str | None, str | None, dict | None] | None = None
     moments: list[datetime] = field(default_factory=list)  # everything that counts as activity
 
     def seen(self, *moments: datetime | None) -> None:
@@ -233,12 +234,21 @@ def _gather_jobs(session: Session, students, progress: dict[int, _Progress]) -> 
     newest = (
         select(func.max(Job.id)).where(by_student, col(Job.kind).in_(kinds)).group_by(col(Job.owner_id), col(Job.kind))
     )
-    latest = wide_select(col(Job.owner_id), col(Job.kind), col(Job.status), col(Job.finished_at), col(Job.error))
-    for owner_id, kind, status, finished_at, error in _rows(session, latest.where(col(Job.id).in_(newest))):
+    latest = wide_select(
+        col(Job.owner_id),
+        col(Job.kind),
+        col(Job.status),
+        col(Job.finished_at),
+        col(Job.error),
+        col(Job.error_code),
+        col(Job.error_params),
+    )
+    newest_jobs = _rows(session, latest.where(col(Job.id).in_(newest)))
+    for owner_id, kind, status, finished_at, error, error_code, error_params in newest_jobs:
         if kind == extraction_service.KIND:
             progress[owner_id].latest_extraction = (status, finished_at)
         else:  # a training's job is made with it, so the newest training job is the newest training's
-            progress[owner_id].latest_training = (status, finished_at, error)
+            progress[owner_id].latest_training = (status, finished_at, error, error_code, error_params)
 
 
 def _gather_trainings(session: Session, students, progress: dict[int, _Progress]) -> None:
@@ -292,9 +302,12 @@ def stuck(progress: _Progress, *, has_projects: bool) -> Stuck | None:
         return Stuck(code=StuckCode.NO_PROJECT, sentence="Has no project yet.")
     failures: list[tuple[datetime | None, Stuck]] = []
     if progress.latest_training is not None and progress.latest_training[0] == JobStatus.FAILED:
-        _, finished_at, error = progress.latest_training
+        _, finished_at, error, error_code, error_params = progress.latest_training
         sentence = "The latest training failed" + (f": {error}" if error else ".")
-        failures.append((finished_at, Stuck(code=StuckCode.FAILED_TRAINING, sentence=sentence)))
+        failed = Stuck(
+            code=StuckCode.FAILED_TRAINING, sentence=sentence, error_code=error_code, error_params=error_params
+        )
+        failures.append((finished_at, failed))
     if progress.failed_pages and _after(progress.last_page_failure, progress.last_training_success):
         pages = f"{progress.failed_pages} page{'s' if progress.failed_pages != 1 else ''}"
         sentence = f"{pages} could not be read; scan again or delete them."

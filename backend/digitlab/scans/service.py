@@ -22,7 +22,8 @@ from digitlab.core.db import after_commit, after_rollback, stored_id
 from digitlab.core.errors import DomainError, conflict, invalid, not_found, too_large, unsupported
 from digitlab.core.paging import FIRST_PAGE, Page
 from digitlab.core.storage import FileStorage, StagedFile
-from digitlab.pipeline.decode import ImageRejected, OpenedFile, decode_file, open_file
+from digitlab.pipeline import params
+from digitlab.pipeline.decode import ImageRejected, OpenedFile, PageImage, decode_file, open_file
 from digitlab.pipeline.imageio import downscale_to, encode_jpeg, encode_png
 from digitlab.pipeline.template import DIGIT_LABELS
 from digitlab.pipeline.warp import cell_cutout
@@ -303,12 +304,27 @@ def read_file(storage: FileStorage, key: str, what: str) -> bytes:
 
 
 def load_page_gray(storage: FileStorage, settings: Settings, scan: Scan) -> np.ndarray:
-    """The page as an 8-bit grayscale array, for extraction."""
+    """The page as an 8-bit grayscale array at full size (scan.width x scan.height: cut-outs, the page image)."""
+    return _load_page(storage, settings, scan, None).gray
+
+
+def load_page_for_extraction(storage: FileStorage, settings: Settings, scan: Scan) -> PageImage:
+    """The page as the extraction reads it: a large JPEG decoded at reduced scale (libjpeg's DCT scaling, while
+    its long side stays >= params.DECODE_MIN_LONG_SIDE), anything else at full size. Its pixels are page.scale
+    full-size pixels each: extraction.service.extract_in_page_pixels maps coordinates to and from the full page."""
+    return _load_page(storage, settings, scan, params.DECODE_MIN_LONG_SIDE)
+
+
+def _load_page(storage: FileStorage, settings: Settings, scan: Scan, reduce_to_long_side: int | None) -> PageImage:
     data = storage.read(page_image_key(scan))
     file = decode_file(
-        data, max_pixels=settings.max_page_pixels, max_pages=settings.max_pdf_pages, pdf_dpi=settings.pdf_render_dpi
+        data,
+        max_pixels=settings.max_page_pixels,
+        max_pages=settings.max_pdf_pages,
+        pdf_dpi=settings.pdf_render_dpi,
+        reduce_to_long_side=reduce_to_long_side,
     )
-    return file.pages[0].gray
+    return file.pages[0]
 
 
 def delete_scan(session: Session, storage: FileStorage, scan: Scan) -> None:
@@ -367,11 +383,14 @@ def _check_corners(corners: list[list[float]], width: int, height: int) -> None:
         or (points[:, 1] > height - 0.5).any()
     ):
         raise invalid("Each corner must lie on the page.", "bad_corners")
-    # Clockwise on screen (y down) in the order TL TR BR BL, and convex: every turn has the same, positive sign.
+    # The grid's TL TR BR BL, convex: every turn has the same sign. Clockwise on screen (y down) on an upright
+    # page; counter-clockwise where a scanner mirrored the page (its grid's left edge is on the right), as the
+    # extraction itself reports such a page's corners.
     edges = np.roll(points, -1, axis=0) - points
     turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
     area = 0.5 * float(np.sum(points[:, 0] * np.roll(points[:, 1], -1) - np.roll(points[:, 0], -1) * points[:, 1]))
-    if (turns <= 0).any() or area < MIN_GRID_FRACTION * width * height:
+    one_way = (turns > 0).all() or (turns < 0).all()
+    if not one_way or abs(area) < MIN_GRID_FRACTION * width * height:
         raise invalid(
             "The corners must be the grid's top-left, top-right, bottom-right and bottom-left corner, in this order.",
             "bad_corners",

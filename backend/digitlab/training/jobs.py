@@ -65,7 +65,7 @@ def load_dataset(ctx: JobContext, training: Training) -> tuple[np.ndarray, np.nd
         else:
             pooled = class_datasets_service.training_rows(session, class_id)
             if pooled is None:
-                raise JobError("The class data set was deleted.")
+                raise JobError("The class data set was deleted.", "class_dataset_deleted")
             stored = [(NOT_A_CELL, label, image) for label, image in pooled]
     rows = [(cell_id, label, image) for cell_id, label, image in stored if label in index and image is not None]
     cell_ids = np.array([row[0] for row in rows], dtype=np.int64)
@@ -90,7 +90,7 @@ def run_training(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         training = session.get(Training, training_id)
     if training is None:  # deleted while the job was queued
-        raise JobError("This training was deleted.")
+        raise JobError("This training was deleted.", "training_deleted")
     job_id = training.job_id
     settings = training.settings
     images, y, cell_ids = load_dataset(ctx, training)
@@ -159,10 +159,11 @@ def run_training(ctx: JobContext) -> dict:
             should_stop=should_stop,
         )
     except DatasetTooSmall as exc:
-        raise JobError(f"The dataset is too small to train on: {exc}") from None
+        raise JobError(f"The dataset is too small to train on: {exc}", "dataset_too_small") from None
     except Exception as exc:
         if _out_of_memory(exc) and memory_limit.limit_mb:
-            raise JobError(limits.memory_limit_message(memory_limit.limit_mb)) from exc
+            reason = limits.memory_limit_reason(memory_limit.limit_mb)
+            raise JobError(reason.sentence, reason.code, limit_mb=memory_limit.limit_mb) from exc
         raise
     if outcome.evaluation is None or outcome.onnx is None or outcome.probabilities is None:
         raise JobCancelled()
@@ -179,7 +180,7 @@ def run_training(ctx: JobContext) -> dict:
     with ctx.unit_of_work() as session:
         row = session.get(Training, training_id)
         if row is None:
-            raise JobError("This training was deleted.")
+            raise JobError("This training was deleted.", "training_deleted")
         row.epochs_run, row.stopped = figures["epochs_run"], figures["stopped"]
         row.test_loss, row.test_accuracy = figures["test_loss"], figures["test_accuracy"]
         row.dataset = figures["dataset"]

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, 
 from pydantic.json_schema import JsonDict
 
 from digitlab.core.schemas import RequestBody
-from digitlab.jobs.schemas import QueuePlace
+from digitlab.jobs.schemas import JobErrorCode, JobErrorParams, QueuePlace
 from digitlab.jobs.tables import JobStatus
 from digitlab.ml.augment import Augmentation
 from digitlab.ml.train import StopReason
@@ -169,6 +169,8 @@ class TrainingPublic(BaseModel):
     status: JobStatus
     progress: float
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     architecture: str
     activation: str
     settings: dict
@@ -286,6 +288,8 @@ class EndMessage(StreamMessage):
     type: Literal[TrainingEventType.END] = TrainingEventType.END
     status: FinishedStatus
     error: str | None
+    error_code: JobErrorCode = None
+    error_params: JobErrorParams = None
     epochs_run: int = Field(ge=0)
     stopped: StopReason | None
     test: HeldOutScores | None

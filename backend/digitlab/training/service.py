@@ -19,6 +19,7 @@ from digitlab.core.paging import FIRST_PAGE, Page
 from digitlab.datasets.tables import Cell
 from digitlab.jobs import service as jobs_service
 from digitlab.jobs.estimates import JobSize
+from digitlab.jobs.reason import Reason
 from digitlab.jobs.runner import JobRunner
 from digitlab.jobs.schemas import QueuePlace
 from digitlab.jobs.tables import FINISHED_STATES, Job, JobStatus
@@ -302,10 +303,15 @@ def end_message(session: Session, training: Training, job: Job) -> dict | None:
         training_id=training.id,
         status=JobStatus(job.status),
         error=job.error,
+        error_code=job.error_code,
+        error_params=job.error_params,
         epochs_run=epochs_run,
         stopped=stopped,
         test=test,
     ).model_dump(mode="json")
+
+
+DELETED_REASON = Reason("training_deleted", "This training was deleted.")
 
 
 def deleted_end_message(training_id: int) -> dict:
@@ -313,7 +319,8 @@ def deleted_end_message(training_id: int) -> dict:
     return EndMessage(
         training_id=training_id,
         status=JobStatus.CANCELLED,
-        error="This training was deleted.",
+        error=DELETED_REASON.sentence,
+        error_code=DELETED_REASON.code,
         epochs_run=0,
         stopped=StopReason.CANCELLED,
         test=None,
@@ -395,6 +402,8 @@ def _public(
         status=job.status,
         progress=job.progress,
         error=job.error,
+        error_code=job.error_code,
+        error_params=job.error_params,
         final_epoch=last_epoch,
         best_epoch=(training.evaluation or {}).get("best_epoch"),
         websocket_url=f"{base}/ws",

@@ -154,6 +154,10 @@ export interface ChallengeScorePublic {
   /** `scored` once the score is there; `queued`/`running` while its job is */
   status: "not_scored" | "queued" | "running" | "scored" | "failed" | "cancelled";
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   score: number | null;
   correct: number | null;
   count: number | null;
@@ -302,6 +306,10 @@ export interface EndMessage {
   training_id: number;
   status: "succeeded" | "failed" | "cancelled";
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   epochs_run: number;
   stopped: StopReason | null;
   test: HeldOutScores | null;
@@ -376,6 +384,10 @@ export interface JobPublic {
   params: Record<string, unknown>;
   result: Record<string, unknown> | null;
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -458,6 +470,10 @@ export interface LabelCheckPublic {
   status: JobStatus;
   progress: number;
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   /** folds: networks trained, each on all folds but one; epochs: of each */
   settings: Record<string, unknown>;
   /** Samples scored (the project's included samples when the check ran) */
@@ -604,6 +620,10 @@ export interface OtherWritersPublic {
   status: JobStatus;
   job_id: number;
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   requested_at: string;
   /** The class data set's version it was computed on */
   dataset_version: number;
@@ -945,6 +965,10 @@ export interface Stuck {
   code: StuckCode;
   /** A short sentence for the teacher (English; screens translate by `code`) */
   sentence: string;
+  /** failed_training: why the training failed, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
 }
 
 /** Where a student is stuck, as a stable word for programs (the screens translate it). */
@@ -1072,6 +1096,10 @@ export interface TrainingPublic {
   status: JobStatus;
   progress: number;
   error: string | null;
+  /** Why the job failed or was cancelled, as a code (one of shared/schemas/error-codes.json) */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   architecture: string;
   activation: string;
   settings: Record<string, unknown>;
@@ -1203,6 +1231,10 @@ export type TrainingMessage = {
   type?: "end";
   status: "succeeded" | "failed" | "cancelled";
   error: string | null;
+  /** Why the training failed or was cancelled, as a code (one of shared/schemas/error-codes.json); the web app shows its own text for it */
+  error_code?: string | null;
+  /** The numbers in that reason, by name */
+  error_params?: Record<string, unknown> | null;
   epochs_run: number;
   stopped?: "completed" | "early_stopping" | "cancelled" | null;
   test: {

@@ -244,3 +244,22 @@ export function errorText(failure, lang = current) {
   if (status) return t("error.generic", { status }, lang);
   return t("error.unknown", {}, lang);
 }
+
+/**
+ * Anything that carries a job's outcome: a job, a training, a check, a test against other writers, a stream's
+ * end message, a roster student's "stuck".
+ * @typedef {{error?: string | null, error_code?: string | null, error_params?: Record<string, unknown> | null}} JobFailure
+ */
+
+/**
+ * Why a job failed (or was cancelled), in `lang`: our text for its `error_code` filled with its `error_params`,
+ * else the server's sentence (translated where we know it; other languages never show an English sentence);
+ * "" when it says nothing.
+ * @param {JobFailure | null | undefined} job
+ * @param {string} [lang]
+ * @returns {string}
+ */
+export function jobErrorText(job, lang = current) {
+  if (!job || (!job.error && !job.error_code)) return "";
+  return errorText({ code: job.error_code || undefined, detail: job.error || undefined, extra: job.error_params || {} }, lang);
+}

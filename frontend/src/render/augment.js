@@ -4,7 +4,9 @@
 // and a smooth bend), so a student sees what the network is shown. A preview: bilinear instead of bicubic
 // for the bend, its own random numbers. Pure (no DOM), tested with node --test.
 
-const SIDE = 28;
+import { CANVAS_SIDE } from "../inference/preprocess.js";
+
+const SIDE = CANVAS_SIDE;
 const CENTRE = (SIDE - 1) / 2;
 const GRID = 3; // the bend's random moves on a 3x3 grid
 

@@ -18,19 +18,21 @@ export function clampToPage([x, y], width, height) {
   return [Math.min(Math.max(x, 0), width - 1), Math.min(Math.max(y, 0), height - 1)];
 }
 
-/** Whether the four corners make a grid the server accepts: clockwise on screen in the order TL TR BR BL, convex,
- * and covering at least `minFraction` of the page (the server's MIN_GRID_FRACTION).
+/** Whether the four corners make a grid the server accepts: the grid's TL TR BR BL, convex (every turn the same
+ * way: clockwise on screen, or counter-clockwise on a page a scanner mirrored), and covering at least
+ * `minFraction` of the page (the server's MIN_GRID_FRACTION).
  * @param {Point[]} c @param {number} width @param {number} height @param {number} [minFraction] */
 export function cornersValid(c, width, height, minFraction = 0.02) {
   if (c.length !== 4) return false;
   let area = 0;
+  const turns = [];
   for (let i = 0; i < 4; i++) {
     const [a, b, d] = [c[i], c[(i + 1) % 4], c[(i + 2) % 4]];
-    const turn = (b[0] - a[0]) * (d[1] - b[1]) - (b[1] - a[1]) * (d[0] - b[0]);
-    if (!(turn > 0)) return false;
+    turns.push((b[0] - a[0]) * (d[1] - b[1]) - (b[1] - a[1]) * (d[0] - b[0]));
     area += a[0] * b[1] - b[0] * a[1];
   }
-  return area / 2 >= minFraction * width * height;
+  const oneWay = turns.every((t) => t > 0) || turns.every((t) => t < 0);
+  return oneWay && Math.abs(area / 2) >= minFraction * width * height;
 }
 
 /** Page pixels -> percent of the shown image (the handles are placed in %, so the editor scales with the screen).

@@ -1,6 +1,7 @@
 // @ts-check
 // The class challenge: the teacher marks sheets (their own or a few students') as a hidden test set; every
 // training of the class is scored on it, and the leaderboard shows nicknames, network kind, parameters and score.
+import { CANVAS_SIDE } from "../inference/preprocess.js";
 import { t, getLanguage, formatNumber } from "../i18n/index.js";
 import { api, authImageUrl } from "../state.js";
 import { h, clear, errorBox, flash, showError, formatPercent, confirmDialog } from "../dom.js";
@@ -138,7 +139,7 @@ export async function render(body, { cid }) {
         /** @type {import("../api/types").ChallengeSamplePage} */
         const page = await api.get(`/api/classes/${cid}/challenge/samples`, { limit: 500 });
         clear(box, h("div", { class: "cells" }, page.items.map((s) => h("span", { class: "cell", title: s.label },
-          h("img", { src: s.image, alt: s.label, width: "28", height: "28" })))));
+          h("img", { src: s.image, alt: s.label, width: CANVAS_SIDE, height: CANVAS_SIDE })))));
       } catch (err) { clear(box, errorBox(err)); }
     });
     return details;

@@ -2,6 +2,7 @@
 // The class data set: the class's handwriting pooled from all (or chosen) students. Teachers build it and see
 // whose samples it holds; students see the same counts with writers as numbers ("writer 3") and the samples as
 // anonymous images.
+import { CANVAS_SIDE } from "../inference/preprocess.js";
 import { t, getLanguage } from "../i18n/index.js";
 import { api } from "../state.js";
 import { h, clear, errorBox, flash, showError, confirmDialog } from "../dom.js";
@@ -64,7 +65,7 @@ export function datasetView(cid, ds) {
       h("p", { class: "hint" }, t(page.total > page.items.length ? "cds.samplesSome" : "cds.samplesAll", { n: page.items.length, total: page.total, label })),
       h("div", { class: "cells" }, page.items.map((s) => h("span", { class: "cell",
         title: s.writer_number !== null ? writerText({ writer_number: s.writer_number, nickname: s.nickname }) : "" },
-      h("img", { src: s.image, alt: "", width: "28", height: "28" })))));
+      h("img", { src: s.image, alt: "", width: CANVAS_SIDE, height: CANVAS_SIDE })))));
   }
 
   return h("div", { class: "class-dataset", id: "class-dataset" },

@@ -58,7 +58,7 @@ export function render(body, { cid }) {
       h("td", { class: "num", dataset: { field: "best" } }, formatPercent(s.best_test_accuracy)),
       h("td", {}, s.last_activity ? h("time", { datetime: s.last_activity, title: formatDateTime(s.last_activity, getLanguage()) },
         relativeTime(Date.now() - Date.parse(s.last_activity), getLanguage())) : h("span", { class: "muted" }, t("roster.never"))),
-      h("td", { class: "state-cell", dataset: { field: "state" } }, h("span", { class: `state-dot ${state.kind}`, "aria-hidden": "true" }),
+      h("td", { class: "state-cell", dataset: { field: "state" }, title: state.reason ? t(state.reason.key, state.reason.params) : null }, h("span", { class: `state-dot ${state.kind}`, "aria-hidden": "true" }),
         t(state.words.key, state.words.params)),
       h("td", {}, s.projects.length
         ? s.projects.map((p) => h("a", { href: `${detail}/projects/${p.id}`, class: "project-link",

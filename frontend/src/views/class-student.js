@@ -41,7 +41,8 @@ export async function render(main, { cid, uid }) {
   const back = () => navigate(`/classes/${cid}/roster`);
   main.append(
     h("h1", {}, student.nickname, student.writer_number !== null ? h("span", { class: "muted heading-note" }, t("writer.n", { n: student.writer_number })) : null),
-    h("p", { class: `student-state ${state.kind}` }, h("span", { class: `state-dot ${state.kind}`, "aria-hidden": "true" }), t(state.words.key, state.words.params)),
+    h("p", { class: `student-state ${state.kind}` }, h("span", { class: `state-dot ${state.kind}`, "aria-hidden": "true" }), t(state.words.key, state.words.params),
+      state.reason ? h("span", { class: "student-state-reason" }, `. ${t(state.reason.key, state.reason.params)}`) : null),
     h("div", { class: "figures" },
       figure(t("roster.pages"), String(student.pages_uploaded)), figure(t("roster.samples"), String(student.samples_kept)),
       figure(t("roster.trainings"), String(student.trainings)), figure(t("roster.best"), formatPercent(student.best_test_accuracy)),

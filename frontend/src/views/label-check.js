@@ -1,7 +1,7 @@
 // @ts-check
 // Suspicious samples first: the dataset view's label check (k small networks, each judging the samples it never
 // trained on) and the order it gives each label's sheet. The check runs as a job; this polls it while it runs.
-import { t } from "../i18n/index.js";
+import { t, jobErrorText } from "../i18n/index.js";
 import { api } from "../state.js";
 import { h, clear, errorBox, formatPercent, showError } from "../dom.js";
 
@@ -67,7 +67,7 @@ export function labelCheckPanel(pid, readOnly, onChange) {
         order.value = "suspicious";  // the student asked for it: show what it found
         onChange();
       }
-    } else clear(status, h("span", { class: "error" }, check.status === "failed" ? t("labelCheck.failed", { error: check.error || "" }) : t(`job.${check.status}`)));
+    } else clear(status, h("span", { class: "error" }, check.status === "failed" ? t("labelCheck.failed", { error: jobErrorText(check) }) : t(`job.${check.status}`)));
   }
 
   async function poll() {

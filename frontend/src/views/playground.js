@@ -76,10 +76,10 @@ export async function render(body, { pid, sub, base }) {
   function showAugmented(input) {
     if (!augmented.open || !input) return;
     augmentedBox.replaceChildren(...augmentedVersions(input, ranges, 8, augmentSeed).map((version) => {
-      const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", { width: "28", height: "28", class: "augmented-sample" }));
+      const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", { width: String(CANVAS_SIDE), height: String(CANVAS_SIDE), class: "augmented-sample" }));
       const ctx = canvas.getContext("2d");
       if (ctx) {
-        const image = ctx.createImageData(28, 28);
+        const image = ctx.createImageData(CANVAS_SIDE, CANVAS_SIDE);
         version.forEach((v, i) => {
           const grey = Math.round(255 * (1 - v)); // dark ink on white, like the samples elsewhere
           image.data.set([grey, grey, grey, 255], i * 4);
@@ -269,7 +269,7 @@ export async function render(body, { pid, sub, base }) {
       h("div", { class: "sample-strip" }, shown.map((s) => h("button", {
         type: "button", class: `sample-button ${s.correct ? "" : "wrong"}`, "data-test-index": s.test_index,
         title: t("play.sampleTitle", { truth: s.true, pred: s.predicted }), onclick: () => putOnPad(s),
-      }, h("img", { src: s.image, width: "28", height: "28", alt: t("play.sampleTitle", { truth: s.true, pred: s.predicted }) })))));
+      }, h("img", { src: s.image, width: CANVAS_SIDE, height: CANVAS_SIDE, alt: t("play.sampleTitle", { truth: s.true, pred: s.predicted }) })))));
     if (wanted) putOnPad(wanted);
   }
 

@@ -4,7 +4,7 @@
 import { getLanguage, t } from "../i18n/index.js";
 import { api, authImageUrl } from "../state.js";
 import { h, clear, errorBox, progressBar, showError, saveBlob, formatSeconds, confirmDialog } from "../dom.js";
-import { errorText } from "../i18n/index.js";
+import { errorText, jobErrorText } from "../i18n/index.js";
 import { openCornerEditor } from "./corners-editor.js";
 import { openScanCells } from "./scan-cells.js";
 
@@ -195,7 +195,7 @@ export function render(body, { project, pid, readOnly }) {
       if (["succeeded", "failed", "cancelled"].includes(job.status)) {
         bar.set(1, t(`job.${job.status}`));
         if (job.result) jobBox.append(pageResults(/** @type {ExtractionResult} */ (job.result)));
-        if (job.status === "failed") jobBox.append(h("p", { class: "error" }, job.error || t("job.failed")));
+        if (job.status === "failed") jobBox.append(h("p", { class: "error" }, jobErrorText(job) || t("job.failed")));
         return;
       }
       await new Promise((r) => setTimeout(r, 700));

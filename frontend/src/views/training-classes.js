@@ -2,7 +2,7 @@
 // A finished training in its classes (shown under its evaluation): tested "on other writers" (the class's
 // handwriting of everyone but the student who trained it, with the gap to the student's own test samples: the
 // lesson on generalisation), and its score on the class challenge.
-import { t } from "../i18n/index.js";
+import { t, jobErrorText } from "../i18n/index.js";
 import { api } from "../state.js";
 import { h, clear, errorBox, formatPercent } from "../dom.js";
 import { ApiError } from "../api/client.js";
@@ -83,7 +83,7 @@ function classPart(training, schoolClass) {
     if (stopped) return;
     if (!ev) { clear(others, h("p", {}, t("ow.intro")), askButton(t("ow.ask"))); return; }
     if (RUNNING.includes(ev.status)) { clear(others, h("p", { class: "muted" }, t("ow.running"))); later(showOthers); return; }
-    if (ev.status !== "succeeded") { clear(others, h("p", { class: "error" }, t("ow.failed", { error: ev.error || "" })), askButton(t("ow.again"))); return; }
+    if (ev.status !== "succeeded") { clear(others, h("p", { class: "error" }, t("ow.failed", { error: jobErrorText(ev) })), askButton(t("ow.again"))); return; }
     clear(others, otherWritersResult(ev, teacher), ev.stale ? h("p", { class: "hint" }, t("ow.stale"), " ", askButton(t("ow.again"))) : null);
   }
 
@@ -120,7 +120,7 @@ function classPart(training, schoolClass) {
       catch (err) { errors.replaceChildren(errorBox(err)); button.disabled = false; }
     } }, t("ow.score"));
     clear(challenge, h("h3", {}, t("ow.challengeTitle")),
-      score.status === "failed" ? h("p", { class: "error" }, t("ow.failed", { error: score.error || "" })) : h("p", { class: "hint" }, t("ow.challengeIntro")),
+      score.status === "failed" ? h("p", { class: "error" }, t("ow.failed", { error: jobErrorText(score) })) : h("p", { class: "hint" }, t("ow.challengeIntro")),
       button, errors);
   }
 

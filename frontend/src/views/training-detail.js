@@ -1,7 +1,7 @@
 // @ts-check
 // One training: the live chart (WebSocket), progress with time left, cancel; then the evaluation:
 // test figures, accuracy per label, the confusion matrix (cells open their samples), the gallery.
-import { t } from "../i18n/index.js";
+import { t, jobErrorText } from "../i18n/index.js";
 import { api } from "../state.js";
 import { h, clear, errorBox, progressBar, formatPercent, formatNumber, formatSeconds, modal, showError, figure, explain } from "../dom.js";
 import { readableCell } from "../render/contrast.js";
@@ -89,7 +89,7 @@ export async function render(body, ctx) {
       statusText.textContent = m.status === "succeeded"
         ? [t("detail.done", { epochs: m.epochs_run, acc: formatPercent(m.test?.accuracy) }),
           keepsBest && bestEpoch(chart.epochs) ? t("detail.bestKept", { epoch: bestEpoch(chart.epochs)?.epoch ?? "" }) : ""].join(" ").trim()
-        : m.status === "failed" ? t("detail.failed", { error: m.error || "" }) : t("job.cancelled");
+        : m.status === "failed" ? t("detail.failed", { error: jobErrorText(m) }) : t("job.cancelled");
       statusText.className = `status-line ${m.status === "succeeded" ? "ok" : m.status === "failed" ? "error" : ""}`;
       if (m.status === "succeeded") loadEvaluation();
     }
