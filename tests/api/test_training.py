@@ -462,7 +462,7 @@ def test_list_shows_each_training_with_settings_and_final_figures(world, finishe
     assert item == finished
     assert item["status"] == "succeeded" and item["progress"] == 1.0 and item["error"] is None
     assert item["architecture"] == "mlp" and item["activation"] == "relu"
-    assert item["settings"] == {"epochs": EPOCHS, "batch_size": 32, "learning_rate": 0.001, "val_fraction": 0.1,
+    assert item["settings"] == {"epochs": EPOCHS, "batch_size": 32, "learning_rate": 0.002, "val_fraction": 0.1,
                                 "test_fraction": 0.1, "seed": SEED, **DEFAULT_GENERALISATION}
     losses = [m["val_loss"] for m in world.live if m["type"] == "epoch"]
     assert item["best_epoch"] == losses.index(min(losses)) + 1
@@ -566,7 +566,7 @@ def test_defaults_and_cancelling_straight_away(service):
     client, anna = service.client, service.anna
     training = start_training(client, anna, service.project["id"])
     assert training["architecture"] == "mlp" and training["activation"] == "relu"
-    assert training["settings"] == {"epochs": 30, "batch_size": 32, "learning_rate": 0.001, "val_fraction": 0.1,
+    assert training["settings"] == {"epochs": 30, "batch_size": 32, "learning_rate": 0.002, "val_fraction": 0.1,
                                     "test_fraction": 0.1, "seed": 0, **DEFAULT_GENERALISATION}
     assert training["best_epoch"] is None  # not before it has finished
     assert training["status"] in ("queued", "running")

@@ -122,3 +122,10 @@ test("a mistake reads one way: written, then read as", () => {
   assert.equal(t("eval.mistake", { truth: 4, pred: 2 }, "en"), "written 4, read as 2");
   assert.equal(t("eval.mistake", { truth: 4, pred: 2 }, "de"), "geschrieben 4, erkannt als 2");
 });
+
+test("numbers in sentences are in the language's format, ids are not", () => {
+  assert.match(t("dataset.total", { n: 78500 }, "de"), /^78\.500 /);
+  assert.match(t("dataset.total", { n: 78500 }, "en"), /^78,500 /);
+  assert.equal(t("dataset.cellLabel", { id: 12345, label: "7", state: "x" }, "en"), "Sample 12345, 7, x");
+  assert.match(t("dataset.total", { n: "1234" }, "en"), /^1234 /); // text stays text
+});

@@ -97,6 +97,7 @@ def test_the_best_epochs_network_comes_back_although_every_epoch_ran(digits):
         seed=0,
         augmentation=Augmentation(),
         lr_schedule="cosine",
+        label_smoothing=0,  # the plain val_loss, comparable with evaluate()
     )
     assert result.stopped == "completed" and result.epochs_run == 6
     losses = [e["val_loss"] for e in result.history]

@@ -28,8 +28,8 @@ def test_mlp_learns_synthetic_digits(trained_mlp, splits):
     accuracy = float(np.mean(probabilities.argmax(axis=1) == splits.y_test))
     assert accuracy > 0.8  # chance is 0.1
     assert result.summary.total_params == 89_610
-    assert result.settings == {"epochs": 6, "batch_size": 32, "learning_rate": 0.001, "early_stopping": None,
-                               "seed": 0, "augmentation": None, "lr_schedule": "constant"}
+    assert result.settings == {"epochs": 6, "batch_size": 32, "learning_rate": 0.002, "early_stopping": None,
+                               "seed": 0, "augmentation": None, "lr_schedule": "constant", "label_smoothing": 0.2}
 
 
 def test_on_epoch_is_called_once_per_epoch_with_the_history_keys(trained_mlp):
@@ -102,7 +102,8 @@ def test_early_stopping_stops_and_restores_the_best_epoch(digits):
     # validation loss gets, so it stops improving within a few epochs.
     shuffled = np.random.default_rng(0).permutation(splits.y_val)
     splits = dataclasses.replace(splits, y_val=shuffled)
-    result = train(A.preset("mlp", 10), splits, epochs=40, early_stopping=2, seed=0)
+    # label_smoothing=0: the history's val_loss is then the plain loss the returned model evaluates with.
+    result = train(A.preset("mlp", 10), splits, epochs=40, early_stopping=2, seed=0, label_smoothing=0)
     assert result.stopped == "early_stopping"
     assert result.epochs_run < 40
     losses = [e["val_loss"] for e in result.history]

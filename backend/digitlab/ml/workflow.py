@@ -30,7 +30,7 @@ def fit_and_evaluate(
     *,
     epochs: int = 30,
     batch_size: int = 32,
-    learning_rate: float = 0.001,
+    learning_rate: float = 0.002,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 0,

@@ -111,7 +111,7 @@ class AugmentationSettings(BaseModel):
 class TrainingCreate(NetworkChoice):
     epochs: int = Field(default=30, ge=1, le=500)
     batch_size: BatchSize = 32
-    learning_rate: float = Field(default=0.001, gt=0, le=1)
+    learning_rate: float = Field(default=0.002, gt=0, le=1)
     val_fraction: float = Field(default=0.1, ge=0.01, le=0.5)
     test_fraction: float = Field(default=0.1, ge=0.01, le=0.5)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

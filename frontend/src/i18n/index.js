@@ -60,7 +60,16 @@ export function onLanguageChange(fn) { listeners.add(fn); }
  */
 export function t(key, params = {}, lang = current) {
   const text = LANGUAGES[lang]?.[key] ?? LANGUAGES.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? paramText(params[name], name, lang) : m));
+}
+
+/**
+ * A parameter as it stands in a sentence: numbers (counts, sizes) in the language's format ("78.500" samples in
+ * German), except an {id}, which is a name and keeps its digits as they are.
+ * @param {unknown} value @param {string} name @param {string} lang
+ */
+function paramText(value, name, lang) {
+  return typeof value === "number" && Number.isFinite(value) && name !== "id" ? formatNumber(value, lang) : String(value);
 }
 
 /**
