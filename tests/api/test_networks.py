@@ -259,10 +259,12 @@ def test_a_drawing_of_any_size_gets_the_models_own_label(models, onnx_files, key
             assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-4
             assert answer["confidence"] == pytest.approx(probabilities.max(), abs=1e-6)
             assert answer["predicted"] == DIGITS[int(probabilities.argmax())]
-            # The input is the shared preprocessing of the drawing: about that of the 28x28 sample itself.
+            # The input is the shared preprocessing of the drawing: about that of the 28x28 sample itself. Drawn
+            # again at another size, the samples these networks are sure of come back 0.016-0.058 off on average
+            # (a thin "9" the most); a broken preprocessing (shifted, inverted, unscaled) is 0.2 and more.
             model_input = np.array(answer["input"])
             assert model_input.shape == (28, 28) and 0 <= model_input.min() and model_input.max() <= 1
-            assert np.abs(model_input - normalize_sample(sample / 255)).mean() < 0.05
+            assert np.abs(model_input - normalize_sample(sample / 255)).mean() < 0.08
             assert "activations" not in answer
 
 
