@@ -34,7 +34,7 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
     command = _schemathesis()
     # The fuzzer logs in again after it ended its own session, and it sends wrong current passwords to
     # /api/auth/password, which count like failed logins: no rate limit in its way (the limits themselves are
-    # tested in tests/api/test_auth.py).
+    # tested in tests/api/test_login_limits.py).
     no_limits = {"DIGITLAB_LOGIN_IP_LIMITS": "", "DIGITLAB_REGISTER_IP_LIMITS": "", "DIGITLAB_LOGIN_ACCOUNT_LIMITS": ""}
     with live_service(tmp_path, **no_limits) as service:
         status, _ = request("POST", f"{service.base}/api/auth/register",
