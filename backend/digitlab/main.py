@@ -13,6 +13,7 @@ from digitlab.api.headers import SecurityHeaders, app_policy
 from digitlab.api.limits import BodyLimit, DiskReserveGuard
 from digitlab.api.openapi import install_openapi
 from digitlab.api.router import api_router
+from digitlab.api.timing import ServerTiming
 from digitlab.core.config import Settings, get_settings
 from digitlab.core.db import open_database
 from digitlab.core.ratelimit import RateLimiter
@@ -100,5 +101,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         return app_policy(script_hashes, origins() if origins else ())
 
     app.add_middleware(SecurityHeaders, policy=policy)
+    app.add_middleware(ServerTiming)  # outermost: the whole time the service spends on a request
 
     return app

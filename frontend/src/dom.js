@@ -46,6 +46,17 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * A table in a box that scrolls sideways when the table is wider than the screen: the page never does, and words wrap
+ * only between words. A table without a link or button to tab to names its box (`label`): the box becomes a tab stop,
+ * so the keyboard can scroll it too.
+ * @param {HTMLTableElement} table
+ * @param {string} [label]
+ */
+export function tableScroll(table, label) {
+  return h("div", label ? { class: "table-scroll", role: "region", "aria-label": label, tabindex: "0" } : { class: "table-scroll" }, table);
+}
+
 /** @param {Element} el @param {Child[]} children */
 function append(el, children) {
   for (const c of children.flat(Infinity)) {

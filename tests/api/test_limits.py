@@ -198,6 +198,43 @@ def test_pages_are_decoded_one_at_a_time(client, alice, project, monkeypatch):
     assert max(most) == 0, most
 
 
+def test_a_class_waiting_for_decode_slots_does_not_hold_up_other_clicks(client, settings, alice, project):
+    """Thirty uploads waiting for the two decode slots once held every pooled database connection (and thread),
+    and a student creating a project waited seconds for one. Here every slot is taken while 24 uploads wait:
+    other requests still answer at once, and the uploads all succeed once the slots are free."""
+    from digitlab.scans.service import decode_slot
+
+    slot = decode_slot(settings)
+    for _ in range(settings.upload_decode_slots):
+        slot.acquire()
+    results: list[int] = []
+    pages = [scanpages.png(np.full((64, 48), 30 + i, np.uint8)) for i in range(24)]
+    threads = [threading.Thread(target=lambda page=page, i=i: results.append(
+        upload(client, alice, project["id"], (f"page{i}.png", page)).status_code)) for i, page in enumerate(pages)]
+    try:
+        for thread in threads:
+            thread.start()
+        waiting = slot._cond._waiters  # type: ignore[attr-defined]  # CPython's Semaphore: its waiting threads
+        deadline = time.monotonic() + 60
+        while len(waiting) < len(pages) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(waiting) == len(pages), f"only {len(waiting)} uploads reached the decode slots"
+        answered: list[int] = []
+        clicks = threading.Thread(target=lambda: answered.extend([
+            client.post("/api/projects", headers=alice.headers, json={"name": "while the class uploads"}).status_code,
+            client.get("/api/projects", headers=alice.headers).status_code,
+        ]))
+        clicks.start()
+        clicks.join(timeout=20)  # the pool gives up on a connection after 30 s; at once is well within this
+        assert answered == [201, 200], answered
+    finally:
+        for _ in range(settings.upload_decode_slots):
+            slot.release()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sorted(results) == [201] * len(pages)
+
+
 # --- zip imports ------------------------------------------------------------------------------------------------
 def empty_entries_zip(count: int, claimed: int | None = None) -> bytes:
     """A zip of `count` empty stored entries (all named "a"), as zip64 when needed; `claimed` puts another

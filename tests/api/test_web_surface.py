@@ -154,6 +154,16 @@ def test_every_answer_carries_the_security_headers(client: TestClient, alice) ->
         assert answer.headers["referrer-policy"] == "no-referrer"
 
 
+def test_every_answer_says_how_long_the_service_took(client: TestClient, alice) -> None:
+    """Server-Timing tells a slow answer's time in the service from time lost on the way (benchmarks/load_class.py
+    prints both)."""
+    answers = [client.get("/"), client.get("/api/health"), client.get("/api/projects"),
+               client.get("/api/projects", headers=alice.headers), client.post("/api/projects", json={})]
+    for answer in answers:
+        name, _, duration = answer.headers["server-timing"].partition(";dur=")
+        assert name == "app" and 0 <= float(duration) < 60_000, answer.headers["server-timing"]
+
+
 def test_the_policy_allows_only_this_origin_and_the_app_needs_nothing_else() -> None:
     policy = dict(part.split(" ", 1) for part in app_policy(["'sha256-x'"]).split("; "))
     assert policy["default-src"] == "'self'"

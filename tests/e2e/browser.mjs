@@ -52,3 +52,39 @@ export function countColours(page) {
     return { blue, orange };
   });
 }
+
+/**
+ * Words in table cells that are broken across two lines inside the word (as with `word-break: break-all` or
+ * `overflow-wrap: anywhere`), found as a reader would see them: the line boxes of each letter of each word. A break
+ * after a hyphen or a slash is fine. Runs in the page: `page.evaluate(brokenWords)`.
+ */
+export function brokenWords() {
+  const broken = [];
+  for (const cell of document.querySelectorAll("table td, table th")) {
+    if (!cell.getClientRects().length) continue; // not shown (a closed <details>)
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+        if (!rects.length || Math.max(...rects.map((r) => r.top)) - Math.min(...rects.map((r) => r.top)) < rects[0].height / 2) continue;
+        // Which letter starts a new line?
+        let previous = null;
+        for (let i = 0; i < match[0].length; i++) {
+          range.setStart(node, match.index + i);
+          range.setEnd(node, match.index + i + 1);
+          const box = [...range.getClientRects()].find((r) => r.width > 0);
+          if (!box) continue;
+          if (previous && box.top > previous.bottom - 1 && !/[-\u2010\u00ad/]/.test(match[0][i - 1])) {
+            broken.push(`"${match[0].slice(0, i)}|${match[0].slice(i)}" in ${cell.tagName.toLowerCase()} "${cell.textContent.trim().slice(0, 40)}"`);
+            break;
+          }
+          previous = box;
+        }
+      }
+    }
+  }
+  return broken;
+}

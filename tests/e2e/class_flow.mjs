@@ -6,13 +6,14 @@
 // login cards and the forced password change; a student downloads and deletes their data.
 // Usage: node tests/e2e/class_flow.mjs --base http://127.0.0.1:PORT --scans DIR --out test-artifacts/e2e
 // DIR holds sheet1.png .. sheet4.png (three students' sheets and the teacher's challenge sheet). Screenshots at
-// 1366x768 go to --out as class-*.png; exits non-zero on the first failed check.
+// 1366x768 go to --out as class-*.png, the same screens on a 390x844 phone as class-390-*.png (nothing sticks out
+// sideways, no word in a table cell is broken inside); exits non-zero on the first failed check.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { check, launch, stayOn } from "./browser.mjs";
+import { brokenWords, check, launch, stayOn } from "./browser.mjs";
 
 const { values: args } = parseArgs({ options: {
   base: { type: "string" }, scans: { type: "string" }, out: { type: "string", default: "test-artifacts/e2e" },
@@ -25,6 +26,7 @@ mkdirSync(out, { recursive: true });
 const sheet = (n) => join(args.scans, `sheet${n}.png`);
 const PASSWORD = "seven quiet lanterns drift";
 const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
 
 const log = (...a) => console.log(`[class ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const browser = await launch(args.chromium);
@@ -46,13 +48,25 @@ async function person(name, locale = "en-US") {
   return page;
 }
 
-/** A full-page screenshot, after checking that nothing sticks out sideways at 1366x768. */
+/**
+ * Full-page screenshots at 1366x768 and on a 390x844 phone, after checking at both sizes that nothing sticks out
+ * sideways and that no word in a table cell (roster, leaderboard, writers, members ...) is broken inside.
+ */
 async function shot(page, name) {
-  const wide = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth }));
-  check(wide.scroll <= wide.view, `${name}: nothing sticks out sideways (${wide.scroll} > ${wide.view})`);
-  const file = join(out, `class-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log("screenshot", file);
+  for (const size of [LAPTOP, PHONE]) {
+    if (size === PHONE) { await page.setViewportSize(PHONE); await page.waitForTimeout(200); }
+    const tag = size === PHONE ? `390-${name}` : name;
+    const wide = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth,
+      out: [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1
+        && getComputedStyle(el).position !== "fixed").slice(0, 3).map((el) => `${el.tagName}.${el.className}#${el.id}`) }));
+    check(wide.scroll <= wide.view, `${tag}: nothing sticks out sideways (${wide.scroll} > ${wide.view}: ${wide.out.join(", ")})`);
+    const broken = await page.evaluate(brokenWords);
+    check(!broken.length, `${tag}: no word in a table cell is broken inside (${broken.slice(0, 5).join("; ")})`);
+    const file = join(out, `class-${tag}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    log("screenshot", file);
+  }
+  await page.setViewportSize(LAPTOP);
 }
 
 const text = (page, selector) => page.textContent(selector).then((s) => (s || "").trim());

@@ -1,7 +1,9 @@
 // The screens at a school laptop's size (1366x768) and a phone's (390x844), in English and German: no screen
 // scrolls sideways, axe-core finds no serious or critical accessibility problem, focus lands on the new screen's
-// heading after a navigation; and the dataset's cleaning (multi-select, keys, inline relabel confirmation, where a
-// sample came from), export, API tokens and the example pages work. Screenshots: screens-<size>-<lang>-<screen>.png.
+// heading after a navigation, no table cell breaks a word inside (a wide table scrolls in its own box), a tapped sample
+// shows where it was written inside the viewport (on a phone: a sheet at the bottom, reached and closed by keyboard too);
+// and the dataset's cleaning (multi-select, keys, inline relabel confirmation, where a sample came from), export, API
+// tokens and the example pages work. Screenshots: screens-<size>-<lang>-<screen>.png.
 // Usage: node tests/e2e/screens.mjs --base http://127.0.0.1:PORT --out test-artifacts/e2e
 // The project is made through the API from the shipped example pages (MNIST handwriting) and trained for one epoch.
 import { mkdirSync } from "node:fs";
@@ -9,7 +11,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { check, launch, stayOn } from "./browser.mjs";
+import { brokenWords, check, launch, stayOn } from "./browser.mjs";
 
 const { values: args } = parseArgs({ options: {
   base: { type: "string" }, out: { type: "string", default: "test-artifacts/e2e" },
@@ -67,9 +69,11 @@ const outside = [];
 const pageErrors = [];
 const problems = [];
 
-/** No sideways scrolling, and axe-core finds nothing serious or critical. */
-async function inspect(page, name) {
+/** No sideways scrolling, no word broken inside a table cell, and axe-core finds nothing serious or critical. */
+async function inspect(page, name, { fullPage = true } = {}) {
   await page.waitForTimeout(250); // late layout (images, charts)
+  const broken = await page.evaluate(brokenWords);
+  for (const b of broken.slice(0, 5)) problems.push(`${name}: a word is broken inside a table cell: ${b}`);
   const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth,
     wide: [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1
       && getComputedStyle(el).position !== "fixed").slice(0, 3).map((el) => `${el.tagName}.${el.className}#${el.id}`) }));
@@ -82,8 +86,9 @@ async function inspect(page, name) {
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
   });
   for (const v of violations) problems.push(`${name}: axe ${v}`);
-  await page.screenshot({ path: join(out, `screens-${name}.png`), fullPage: true });
-  log(name, widths.scroll, "px wide,", violations.length, "axe problems", ...violations);
+  await page.screenshot({ path: join(out, `screens-${name}.png`), fullPage });
+  const tables = await page.$$eval("table", (ts) => ts.filter((t) => t.getClientRects().length).length);
+  log(name, widths.scroll, "px wide,", violations.length, "axe problems,", tables, "tables,", broken.length, "broken words", ...violations);
 }
 
 /** The focused element after a navigation is the new screen's heading. */
@@ -124,12 +129,15 @@ async function pass(viewport, locale) {
   await page.waitForSelector(".cells .cell");
   await headingFocused(page, `${tag}-dataset`);
   await inspect(page, `${tag}-dataset`);
+  await whereOnScreen(page, tag, lang);
 
   await page.click(".tabs a[href$='/training']");
   await page.waitForSelector(".history table");
   await inspect(page, `${tag}-training`);
   await page.goto(`${base}/#/projects/${pid}/trainings/${tid}`);
   await page.waitForSelector("table.confusion", { timeout: 30000 });
+  // The figures per epoch and the network's layers are tables behind a <details>: open them, their words count too.
+  await page.$$eval("details", (ds) => ds.filter((d) => d.querySelector("table")).forEach((d) => { d.open = true; }));
   await inspect(page, `${tag}-evaluation`);
 
   await page.click("#account");
@@ -137,6 +145,56 @@ async function pass(viewport, locale) {
   await headingFocused(page, `${tag}-account`);
   await inspect(page, `${tag}-account`);
   return { context, page, tag };
+}
+
+/**
+ * A student taps a sample well down the sheet: where it was written (the page with the cell marked) is inside the
+ * viewport, and the tapped sample is not hidden under it. On a phone it is a sheet over the bottom of the screen that
+ * Tab reaches from the sheet of samples, that closes (focus back on the sample) and opens again with the arrow keys.
+ */
+async function whereOnScreen(page, tag, lang) {
+  const name = `${tag}-dataset-where`;
+  const title = lang === "de" ? "Wo dieses Beispiel geschrieben wurde" : "Where this sample was written";
+  const cell = page.locator(".cells .cell").nth(61);
+  await cell.scrollIntoViewIfNeeded();
+  const id = await cell.getAttribute("aria-label");
+  await cell.click();
+  // The page picture is drawn (its canvas takes the thumbnail's size) and the text names a row.
+  const drawn = () => { const c = document.querySelector(".cell-where canvas.where-page");
+    return !!c && c.width !== 300 && /\d/.test(document.querySelector(".cell-where")?.textContent || ""); };
+  if (!await page.waitForFunction(drawn, null, { timeout: 10000 }).catch(() => false)) problems.push(`${name}: no page picture after a tap`);
+  await page.waitForTimeout(300); // the sheet settles (the tapped sample is scrolled above it)
+  const seen = await page.evaluate((label) => {
+    const panel = document.querySelector(".cell-where");
+    const box = panel.getBoundingClientRect();
+    const cellEl = [...document.querySelectorAll(".cells .cell")].find((c) => c.getAttribute("aria-label") === label);
+    const c = cellEl.getBoundingClientRect();
+    const atCell = document.elementFromPoint(c.left + c.width / 2, c.top + c.height / 2);
+    return { top: box.top, bottom: box.bottom, left: box.left, right: box.right, width: box.width, height: box.height,
+      vw: window.innerWidth, vh: window.innerHeight, cellVisible: !!atCell && cellEl.contains(atCell),
+      focusOnCell: document.activeElement === cellEl };
+  }, id);
+  const inside = seen.height > 0 && seen.top >= -1 && seen.left >= -1 && seen.bottom <= seen.vh + 1 && seen.right <= seen.vw + 1;
+  if (!inside) problems.push(`${name}: where the sample was written is not inside the viewport after a tap (${JSON.stringify(seen)})`);
+  if (!seen.cellVisible) problems.push(`${name}: the tapped sample is hidden (${JSON.stringify(seen)})`);
+  if (!seen.focusOnCell) problems.push(`${name}: focus is not on the tapped sample`);
+  if (!await page.getByRole("region", { name: title }).isVisible()) problems.push(`${name}: no visible region named "${title}"`);
+  await inspect(page, name, { fullPage: false });
+  log(name, "panel at", Math.round(seen.top), "-", Math.round(seen.bottom), "of", seen.vh);
+  if (tag.startsWith("390")) {
+    // Keyboard: Tab from the sample reaches the sheet's close button; closing it returns focus to the sample.
+    await page.keyboard.press("Tab");
+    const inSheet = await page.evaluate(() => !!document.activeElement?.closest(".cell-where"));
+    if (!inSheet) problems.push(`${name}: Tab from the sample does not reach the sheet`);
+    await page.keyboard.press("Enter");
+    const closed = await page.evaluate((label) => ({ hidden: document.querySelector(".cell-where").getBoundingClientRect().height === 0,
+      back: document.activeElement?.getAttribute("aria-label") === label }), id);
+    if (!closed.hidden || !closed.back) problems.push(`${name}: the close button does not close the sheet and return to the sample (${JSON.stringify(closed)})`);
+    await page.keyboard.press("ArrowRight");
+    if (!await page.getByRole("region", { name: title }).isVisible()) problems.push(`${name}: the arrow keys do not open the sheet again`);
+    await page.keyboard.press("Escape");
+    if (await page.getByRole("region", { name: title }).isVisible()) problems.push(`${name}: Escape does not close the sheet`);
+  }
 }
 
 /** Cleaning: select a range, leave it out with X (the samples stay in place), move one to another label. */

@@ -54,3 +54,31 @@ test("transparent pixels are paper and an empty drawing is all zeros", () => {
   assert.ok(normalizeSample(ink).every((v) => v === 0));
   assert.ok(normalizeSample([]).every((v) => v === 0));
 });
+
+test("grey pixels read through the table give exactly the formula's ink, whatever their alpha", () => {
+  const rgba = new Uint8ClampedArray(256 * 2 * 4);
+  for (let v = 0; v < 256; v++) {
+    rgba.set([v, v, v, 255], v * 4);
+    rgba.set([v, v, v, 1 + (v % 254)], (256 + v) * 4);
+  }
+  const plain = Array.from(rgba); // not bytes: every pixel by the formula
+  assert.deepEqual(Array.from(inkFromRgba({ data: rgba, width: 512, height: 1 }).data),
+    Array.from(inkFromRgba({ data: plain, width: 512, height: 1 }).data));
+  assert.equal(inkFromRgba({ data: rgba, width: 1, height: 1 }).data[0], 1); // black: full ink
+});
+
+test("the playground's crop to where ink may be gives the same sample as the whole pad", () => {
+  // The pad reads only the rectangle its strokes touched (canvas/drawpad.js): paper around the ink changes nothing.
+  const w = 60, h = 50;
+  const rgba = new Uint8ClampedArray(w * h * 4).fill(255);
+  for (let y = 8; y < 41; y++) for (let x = 20; x < 33 + (y % 5); x++) {
+    const p = (y * w + x) * 4;
+    rgba[p] = rgba[p + 1] = rgba[p + 2] = (x * 37 + y * 11) % 200; // shades of grey, some below the threshold
+  }
+  const whole = normalizeSample(inkFromRgba({ data: rgba, width: w, height: h }));
+  const [x0, y0, cw, ch] = [15, 5, 30, 40];
+  const crop = new Uint8ClampedArray(cw * ch * 4);
+  for (let y = 0; y < ch; y++) crop.set(rgba.subarray(((y0 + y) * w + x0) * 4, ((y0 + y) * w + x0 + cw) * 4), y * cw * 4);
+  const reused = new Float64Array(w * h).fill(7); // a larger buffer from an earlier, bigger crop
+  assert.deepEqual(Array.from(normalizeSample(inkFromRgba({ data: crop, width: cw, height: ch }, reused))), Array.from(whole));
+});

@@ -20,6 +20,8 @@ test("NaN and a zero scale do not break the colours", () => {
   assert.deepEqual(activationColor(1, 0), [255, 255, 255]);
   assert.equal(layerScale(new Float32Array([0, 0])), 1);
   assert.equal(layerScale(new Float32Array([-3, 2])), 3);
+  assert.equal(layerScale(new Float32Array([NaN, -Infinity, 2, Infinity, -0.5])), 2);
+  assert.equal(layerScale(new Float32Array([1, -4, NaN])), 4);
 });
 
 test("the lookup table agrees with activationColor", () => {
@@ -76,6 +78,13 @@ test("unitPosition maps NHWC indices into tiles; paintColumn colours each unit",
   paintColumn(pixels, col, values, lut, 1, 7);
   assert.equal(pixels[py * col.grid.nativeW + px], lut[lutIndex(1, 1)]);
   assert.equal(argmax(values), 8);
+  // Every value of a map takes the lookup table's colour for it (the loop writes lutIndex out for speed).
+  const many = Float32Array.from({ length: 12 }, (_, i) => [-2, -1, -0.3, -0.001, 0, 0.004, 0.5, 1, 3, NaN, Infinity, -Infinity][i]);
+  paintColumn(pixels, col, many, lut, 1.5, 7);
+  many.forEach((v, i) => {
+    const [x, y] = unitPosition(col, i);
+    assert.equal(pixels[y * col.grid.nativeW + x], lut[lutIndex(v, 1.5)], `value ${v}`);
+  });
 });
 
 test("chart data is columnar and ordered by epoch", () => {

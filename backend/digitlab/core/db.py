@@ -163,6 +163,17 @@ def after_rollback(session: Session, action: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_ROLLBACK, []).append(action)
 
 
+def release_connection(session: Session) -> None:
+    """Ends what a request has only read so far, so that its pooled connection is free during a long step that
+    needs no database (decoding an upload's pages while it waits for a decode slot); the next query takes a
+    connection again. Only before the request's own changes (whatever is flushed already, such as a token's
+    last use, is committed here): thirty uploads waiting for two decode slots held
+    every pooled connection, and a student's click waited seconds for one."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_connection after a change: the change would be committed early")
+    session.commit()
+
+
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """The one way to change the database: commits when the block ends normally, rolls back when it raises.

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from digitlab.core.clock import utcnow
 from digitlab.core.config import Settings
 from digitlab.core.contract import CANVAS_SIDE
-from digitlab.core.db import stored_id
+from digitlab.core.db import release_connection, stored_id
 from digitlab.core.errors import conflict, invalid, not_found, too_large
 from digitlab.core.storage import FileStorage, StagedFile
 from digitlab.datasets import formats
@@ -175,6 +175,7 @@ def import_file(
         max_entries=settings.max_import_entries,
         max_entry_bytes=settings.max_import_entry_bytes,
     )
+    release_connection(session)  # reading a big file is a while of CPU without the database
     try:
         samples = formats.read_dataset_file(file.path, project.labels, limits)
     except formats.DatasetFileError as exc:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from digitlab.core.config import Settings
-from digitlab.core.db import after_commit, after_rollback, stored_id
+from digitlab.core.db import after_commit, after_rollback, release_connection, stored_id
 from digitlab.core.errors import DomainError, conflict, invalid, not_found, too_large, unsupported
 from digitlab.core.paging import FIRST_PAGE, Page
 from digitlab.core.storage import FileStorage, StagedFile
@@ -211,6 +211,7 @@ def upload(
     """Store the files (already on disk in staging) as scans, one per page: all of them, or none."""
     _check_files(session, settings, project, files)
     quotas_service.ensure_room(session, storage, settings, project.owner_id, sum(f.size for f in files))
+    release_connection(session)  # nothing written yet; decoding may wait for a slot
     checked = [_decode_pages(settings, file) for file in files]
     # The rendered pages and thumbnails count too: check again with what would really be stored.
     quotas_service.ensure_room(session, storage, settings, project.owner_id, sum(c.new_bytes for c in checked))

@@ -63,6 +63,7 @@ export default {
   "dataset.excludedN": "{n} Beispiele weggelassen.", "dataset.includedN": "{n} Beispiele werden wieder zum Training benutzt.",
   "dataset.askMove": "{n} Beispiel(e) von „{from}“ zu „{label}“ verschieben?", "dataset.confirmMove": "Ja, zu „{label}“ verschieben",
   "dataset.movedN": "{n} Beispiele zu „{label}“ verschoben.", "dataset.movedTo": "zu „{label}“ verschoben", "dataset.cancel": "Abbrechen",
+  "dataset.whereTitle": "Wo dieses Beispiel geschrieben wurde",
   "dataset.where": "Geschrieben auf {page}, Zeile {row}, Spalte {col}.", "dataset.whereImage": "Die Seite, das Kästchen in Zeile {row}, Spalte {col} ist markiert",
   "dataset.fromImport": "Dieses Beispiel kommt aus einer importierten Datensatz-Datei.", "dataset.fromUnknown": "Wo dieses Beispiel geschrieben wurde, ist nicht bekannt.",
   "dataset.transfer": "Datensatz mitnehmen", "dataset.export.hint": "Lade die Beispiele herunter, die zum Training benutzt werden: als Zip mit Bildern oder als mnist.npz für Python und Keras.",

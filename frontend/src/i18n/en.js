@@ -63,6 +63,7 @@ export default {
   "dataset.excludedN": "{n} samples left out.", "dataset.includedN": "{n} samples used for training again.",
   "dataset.askMove": "Move {n} sample(s) from “{from}” to “{label}”?", "dataset.confirmMove": "Yes, move to “{label}”",
   "dataset.movedN": "{n} samples moved to “{label}”.", "dataset.movedTo": "moved to “{label}”", "dataset.cancel": "Cancel",
+  "dataset.whereTitle": "Where this sample was written",
   "dataset.where": "Written on {page}, row {row}, column {col}.", "dataset.whereImage": "The page, with the cell in row {row}, column {col} marked",
   "dataset.fromImport": "This sample was imported from a data set file.", "dataset.fromUnknown": "Where this sample was written is not known.",
   "dataset.transfer": "Take your data set along", "dataset.export.hint": "Download the samples used for training: as a zip of pictures, or as mnist.npz for Python and Keras.",

@@ -21,19 +21,28 @@ export function clipInk(v) {
 }
 
 /**
+ * Ink of a grey pixel (r = g = b = v, not transparent), computed exactly as for any other pixel: the pad is black ink on
+ * white, so nearly every pixel is grey and the playground looks most of them up instead of computing them.
+ */
+const GREY_INK = Float64Array.from({ length: 256 }, (_, v) => clipInk(1 - (0.299 * v + 0.587 * v + 0.114 * v) / 255));
+
+/**
  * Canvas pixels (ink dark on white) -> ink intensity, a[y*w+x] = 1 - L/255; transparent pixels are paper.
  * @param {{data: Uint8ClampedArray | ArrayLike<number>, width: number, height: number}} image  an ImageData or look-alike
- * @param {Float64Array} [reuse]  a buffer of width * height values to write into (else a new one)
+ * @param {Float64Array} [reuse]  a buffer of at least width * height values to write into (else a new one)
  * @returns {{data: Float64Array, width: number, height: number}}
  */
 export function inkFromRgba(image, reuse) {
   const { data, width, height } = image;
   const n = width * height;
-  // The playground converts a pad per frame: reusing one buffer spares the garbage collector 600 KB a frame.
-  const out = reuse && reuse.length === n ? reuse : new Float64Array(n);
+  // The playground converts the pad per frame: reusing one buffer spares the garbage collector a new one each time.
+  const out = reuse && reuse.length >= n ? (reuse.length === n ? reuse : reuse.subarray(0, n)) : new Float64Array(n);
+  const bytes = data instanceof Uint8ClampedArray || data instanceof Uint8Array; // whole numbers 0..255: the table applies
   for (let i = 0, p = 0; i < n; i++, p += 4) {
+    const r = data[p], g = data[p + 1], b = data[p + 2];
     if (data[p + 3] === 0) { out[i] = 0; continue; }
-    const lum = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+    if (bytes && r === g && g === b) { out[i] = GREY_INK[r]; continue; }
+    const lum = 0.299 * r + 0.587 * g + 0.114 * b;
     out[i] = clipInk(1 - lum / 255);
   }
   return { data: out, width, height };
@@ -101,7 +110,9 @@ export function normalizeSample(input) {
   for (let y = 0, i = 0; y < height; y++) {
     let first = -1, last = -1;
     for (let x = 0; x < width; x++, i++) {
-      const v = clipInk(flat ? flat[i] : get(y, x));
+      // clipInk, written out for the flat input (the playground's pad, every frame): NaN and -inf are 0, +inf is 1.
+      const raw = flat ? flat[i] : get(y, x);
+      const v = raw > 0 ? (raw < 1 ? raw : 1) : 0;
       a[i] = v;
       if (v > INK_THRESHOLD) { if (first < 0) first = x; last = x; }
     }

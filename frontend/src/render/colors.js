@@ -53,10 +53,14 @@ export function lutIndex(v, scale) {
  * @param {ArrayLike<number>} values
  */
 export function layerScale(values) {
-  let m = 0;
+  // The largest and the smallest finite value in one pass (NaN compares false; runs on every layer every frame).
+  let hi = 0;
+  let lo = 0;
   for (let i = 0; i < values.length; i++) {
-    const a = Math.abs(values[i]);
-    if (a > m && Number.isFinite(a)) m = a;
+    const v = values[i];
+    if (v > hi) { if (v !== Infinity) hi = v; }
+    else if (v < lo && v !== -Infinity) lo = v;
   }
+  const m = hi > -lo ? hi : -lo;
   return m > 0 ? m : 1;
 }

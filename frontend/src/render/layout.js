@@ -217,14 +217,23 @@ export function paintColumn(pixels, column, values, lut, scale, background) {
     return;
   }
   // Maps: walk NHWC order directly without the per-value division of unitPosition.
+  // The colour is written out here (as in colour() above): this loop is most of the pixels of a frame.
   const C = g.count;
+  const tileW = g.tileW;
+  const paper = lut[steps];
   for (let c = 0; c < C; c++) {
-    const ox = (c % grid.cols) * (g.tileW + grid.gap);
+    const ox = (c % grid.cols) * (tileW + grid.gap);
     const oy = Math.floor(c / grid.cols) * (g.tileH + grid.gap);
     for (let y = 0; y < g.tileH; y++) {
       const rowBase = (oy + y) * w + ox;
-      const src = y * g.tileW * C + c;
-      for (let x = 0; x < g.tileW; x++) pixels[rowBase + x] = colour(values[src + x * C]);
+      let src = y * tileW * C + c;
+      for (let x = 0; x < tileW; x++, src += C) {
+        const v = values[src];
+        let word = paper;
+        if (v >= 0 && v !== Infinity) { const s = v * k; word = lut[steps + (s >= top ? top : (s + 0.5) | 0)]; }
+        else if (v < 0 && v !== -Infinity) { const s = -v * k; word = lut[s >= top ? top : (s + 0.5) | 0]; }
+        pixels[rowBase + x] = word;
+      }
     }
   }
 }

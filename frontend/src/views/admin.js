@@ -3,7 +3,7 @@
 // whoever registers with it, or redeems it while logged in, becomes a teacher.
 import { t, getLanguage } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, showError, confirmDialog } from "../dom.js";
+import { h, clear, errorBox, showError, confirmDialog, tableScroll } from "../dom.js";
 import { appLink } from "../classroom.js";
 import { formatDateTime } from "../time.js";
 import { platformsSection } from "./admin-platforms.js";
@@ -51,7 +51,7 @@ export async function render(main) {
     try { invites = await api.get("/api/admin/teacher-invites"); }
     catch (err) { clear(list, errorBox(err)); return; }
     if (!invites.length) { clear(list, h("p", { class: "muted" }, t("admin.none"))); return; }
-    clear(list, h("table", { class: "data" },
+    clear(list, tableScroll(h("table", { class: "data" },
       h("thead", {}, h("tr", {}, [t("admin.made"), t("admin.status"), t("admin.by"), t("admin.usedBy"), ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, invites.map((i) => h("tr", {},
         h("td", {}, formatDateTime(i.created_at, getLanguage())),
@@ -62,7 +62,7 @@ export async function render(main) {
         h("td", {}, i.status === "active" ? h("button", { type: "button", class: "ghost danger small-button", onclick: async () => {
           if (!await confirmDialog(t("admin.revokeConfirm"), t("admin.revoke"))) return;
           try { await api.delete(`/api/admin/teacher-invites/${i.id}`); await refresh(); } catch (err) { showError(err); }
-        } }, t("admin.revoke")) : null))))));
+        } }, t("admin.revoke")) : null))))), t("admin.listTitle")));
   }
 
   await refresh();

@@ -4,7 +4,7 @@
 import { CANVAS_SIDE } from "../inference/preprocess.js";
 import { t, getLanguage, formatNumber } from "../i18n/index.js";
 import { api, authImageUrl } from "../state.js";
-import { h, clear, errorBox, flash, showError, formatPercent, confirmDialog } from "../dom.js";
+import { h, clear, errorBox, flash, showError, formatPercent, confirmDialog, tableScroll } from "../dom.js";
 import { ApiError } from "../api/client.js";
 import { formatDateTime } from "../time.js";
 
@@ -68,7 +68,7 @@ export function leaderboard(cid, linkOf = () => null, onEntries = () => {}, refr
   function table(board) {
     if (!board.entries.length) return h("p", { class: "muted" }, t("lb.empty", { n: board.sample_count }));
     return h("div", {}, h("p", { class: "hint" }, t("lb.hint", { n: board.sample_count })),
-      h("table", { class: "data leaderboard" },
+      tableScroll(h("table", { class: "data leaderboard" },
         h("thead", {}, h("tr", {}, [t("lb.rank"), t("lb.nickname"), t("lb.network"), t("lb.params"), t("lb.score"), t("lb.when")]
           .map((c, i) => h("th", { scope: "col", class: [0, 3, 4].includes(i) ? "num" : null }, c)))),
         h("tbody", {}, board.entries.map((e) => {
@@ -80,7 +80,7 @@ export function leaderboard(cid, linkOf = () => null, onEntries = () => {}, refr
             h("td", { class: "num" }, formatNumber(e.total_params)),
             h("td", { class: "num score" }, h("strong", {}, formatPercent(e.score)), h("span", { class: "muted small" }, ` ${e.correct}/${e.count}`)),
             h("td", {}, formatDateTime(e.scored_at, getLanguage())));
-        }))));
+        }))), t("lb.title")));
   }
 
   refresh();

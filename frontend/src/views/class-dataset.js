@@ -5,7 +5,7 @@
 import { CANVAS_SIDE } from "../inference/preprocess.js";
 import { t, getLanguage } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, flash, showError, confirmDialog } from "../dom.js";
+import { h, clear, errorBox, flash, showError, confirmDialog, tableScroll } from "../dom.js";
 import { ApiError } from "../api/client.js";
 import { writerWords } from "../classroom.js";
 import { formatDateTime } from "../time.js";
@@ -77,10 +77,10 @@ export function datasetView(cid, ds) {
           h("span", { class: "bar-track" }, h("span", { class: "bar-fill", style: { width: `${100 * l.samples / maxLabel}%` } })),
           h("span", { class: "bar-value" }, String(l.samples)))))),
       h("section", { class: "card" }, h("h3", {}, t("cds.perWriter")),
-        h("table", { class: "data", id: "writer-table" },
+        tableScroll(h("table", { class: "data", id: "writer-table" },
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("cds.writer")), h("th", { scope: "col", class: "num" }, t("cds.samples")))),
           h("tbody", {}, ds.per_writer.map((w) => h("tr", { class: w.you ? "you" : null },
-            h("td", {}, writerText(w)), h("td", { class: "num" }, String(w.samples)))))))),
+            h("td", {}, writerText(w)), h("td", { class: "num" }, String(w.samples)))))), t("cds.perWriter")))),
     h("section", { class: "card" }, h("h3", {}, t("cds.browse")), h("p", { class: "hint" }, t("cds.browseHint")), labelButtons, samples));
 }
 

@@ -3,7 +3,7 @@
 // password (a new card), export or delete a student's data, remove a student, add or remove co-teachers.
 import { t, getLanguage } from "../i18n/index.js";
 import { api, state } from "../state.js";
-import { h, clear, errorBox, flash, showError, saveBlob, modal, confirmDialog } from "../dom.js";
+import { h, clear, errorBox, flash, showError, saveBlob, modal, confirmDialog, tableScroll } from "../dom.js";
 import { nicknameList } from "../classroom.js";
 import { formatDate } from "../time.js";
 
@@ -91,9 +91,9 @@ export async function render(body, { cid, schoolClass }) {
       h("ul", { class: "people" }, teachers.map((m) => teacherItem(m, teachers.length))),
       h("h3", {}, t("members.students", { n: students.length })),
       students.length ? h("p", { class: "hint" }, t("members.moreOnPage")) : null,
-      students.length ? h("table", { class: "data", id: "student-table" },
+      students.length ? tableScroll(h("table", { class: "data", id: "student-table" },
         h("thead", {}, h("tr", {}, [t("members.nickname"), t("members.writer"), t("members.joined"), t("members.account"), ""].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, students.map(studentRow))) : h("p", { class: "muted" }, t("members.noStudents")));
+        h("tbody", {}, students.map(studentRow)))) : h("p", { class: "muted" }, t("members.noStudents")));
   }
 
   /** @param {MemberPublic} m @param {number} teacherCount */

@@ -4,7 +4,7 @@
 // where the teacher looks at them and gives each to a student's project by hand (or discards it).
 import { t } from "../i18n/index.js";
 import { api, authImageUrl } from "../state.js";
-import { h, clear, errorBox, progressBar, showError, flash, modal, confirmDialog } from "../dom.js";
+import { h, clear, errorBox, progressBar, showError, flash, modal, confirmDialog, tableScroll } from "../dom.js";
 
 /** @typedef {import("../api/types").BulkScanResult} BulkScanResult */
 /** @typedef {import("../api/types").BulkPage} BulkPage */
@@ -44,7 +44,7 @@ export async function render(body, { cid }) {
         /** @type {BulkScanResult} */
         const result = await api.upload(`/api/classes/${cid}/bulk-scans`, file, (f) => bar.set(f, `${Math.round(100 * f)} %`)).promise;
         bar.set(1, t("bulk.done", { routed: result.routed, unassigned: result.unassigned, again: result.already_stored }));
-        item.append(pageTable(result.pages));
+        item.append(pageTable(result.pages, file.name));
       } catch (err) {
         bar.set(0, "");
         item.append(errorBox(err));
@@ -103,14 +103,14 @@ export async function render(body, { cid }) {
   return null;
 }
 
-/** What happened to each page of an upload. @param {BulkPage[]} pages */
-function pageTable(pages) {
-  return h("table", { class: "data bulk-pages" },
+/** What happened to each page of an upload. @param {BulkPage[]} pages @param {string} name  the uploaded file's */
+function pageTable(pages, name) {
+  return tableScroll(h("table", { class: "data bulk-pages" },
     h("thead", {}, h("tr", {}, [t("bulk.page.col"), t("bulk.outcome"), t("bulk.where")].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, pages.map((p) => h("tr", { class: p.outcome },
       h("td", {}, `${p.filename} ${t("bulk.page", { n: p.page_index + 1 })}`),
       h("td", {}, h("span", { class: `badge ${p.outcome === "routed" ? "succeeded" : p.outcome === "unassigned" ? "failed" : ""}` }, t(`bulk.outcome.${p.outcome}`))),
-      h("td", {}, p.outcome === "routed" || (p.outcome === "already_stored" && p.student) ? `${p.student} – ${p.project_name}` : problemText(p.problem, p.reason))))));
+      h("td", {}, p.outcome === "routed" || (p.outcome === "already_stored" && p.student) ? `${p.student} – ${p.project_name}` : problemText(p.problem, p.reason)))))), name);
 }
 
 /**

@@ -4,7 +4,7 @@
 // Address: #/projects/{id}/compare/{a}-{b} (trainings picked on the training screen's list).
 import { t } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, formatPercent, formatNumber, formatSeconds } from "../dom.js";
+import { h, clear, errorBox, formatPercent, formatNumber, formatSeconds, tableScroll } from "../dom.js";
 import { CompareChart, COLOR_A, COLOR_B } from "../render/compare-chart.js";
 import { comparedIds, confusionChanges, perLabelRows, settingsDiff } from "../render/comparison.js";
 
@@ -64,19 +64,19 @@ export async function render(body, { pid, sub, base }) {
       [t("compare.epochsRun"), A.training.epochs_run, B.training.epochs_run, (x) => String(x ?? "–"), null],
       [t("compare.seconds"), seconds(A), seconds(B), (x) => formatSeconds(x) || "–", null],
     ];
-    return h("table", { class: "data compare" },
+    return tableScroll(h("table", { class: "data compare" },
       h("thead", {}, h("tr", {}, h("th", {}, ""), heading(A, COLOR_A), heading(B, COLOR_B), h("th", { scope: "col" }, t("compare.change")))),
       h("tbody", {}, rows.map(([label, x, y, format, higherIsBetter]) => h("tr", {}, h("th", { scope: "row" }, label),
-        h("td", {}, format(x)), h("td", {}, format(y)), change(x, y, format === formatPercent, higherIsBetter)))));
+        h("td", {}, format(x)), h("td", {}, format(y)), change(x, y, format === formatPercent, higherIsBetter))))), t("compare.figures"));
   }
 
   function perLabelTable() {
     if (!A.evaluation || !B.evaluation) return h("p", { class: "muted" }, t("compare.notFinished"));
     const rows = perLabelRows(/** @type {any} */ (A.evaluation.per_label), /** @type {any} */ (B.evaluation.per_label));
-    return h("table", { class: "data compare" },
+    return tableScroll(h("table", { class: "data compare" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("compare.label")), heading(A, COLOR_A), heading(B, COLOR_B), h("th", { scope: "col" }, t("compare.change")))),
       h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, r.label), h("td", {}, formatPercent(r.a)), h("td", {}, formatPercent(r.b)),
-        change(r.a, r.b, true, true)))));
+        change(r.a, r.b, true, true))))), t("eval.perLabel"));
   }
 
   function confusionPart() {
@@ -100,11 +100,11 @@ export async function render(body, { pid, sub, base }) {
   function settingsTable() {
     const rows = settingsDiff(/** @type {any} */ (A.training), /** @type {any} */ (B.training));
     const label = (/** @type {string} */ key) => { const text = t(`compare.key.${key}`); return text === `compare.key.${key}` ? key : text; };
-    return h("table", { class: "data compare" },
+    return tableScroll(h("table", { class: "data compare" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("compare.setting")), heading(A, COLOR_A), heading(B, COLOR_B))),
       h("tbody", {}, rows.map((r) => h("tr", { class: r.same ? "muted" : "changed", dataset: { key: r.key } },
         h("th", { scope: "row" }, label(r.key), r.same ? null : h("span", { class: "badge" }, t("compare.differs"))),
-        h("td", {}, r.a), h("td", {}, r.b)))));
+        h("td", {}, r.a), h("td", {}, r.b))))), t("compare.settings"));
   }
 
   return () => drawn.forEach((c) => c.destroy());

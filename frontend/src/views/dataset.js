@@ -2,6 +2,8 @@
 // The dataset: one sheet per label. Cleaning thousands of samples must be quick: select many (click, shift-click,
 // select all), leave them out or move them to another label with one key, see where on which page a sample was
 // written. A left-out sample stays where it is (greyed), so the sheet does not jump; a relabel is confirmed inline.
+// Where a sample was written sits beside the sheet; on a phone (the sheet is thousands of samples long) it is a sheet
+// over the bottom of the screen that a tap or the arrow keys open, Tab reaches, and its button or Escape closes.
 // Below: export the data set (zip of PNGs or mnist.npz) and import one.
 import { t } from "../i18n/index.js";
 import { api, authImageUrl } from "../state.js";
@@ -53,10 +55,18 @@ export async function render(body, { project, pid, sub, readOnly }) {
   /** @type {HTMLElement[]} */
   let buttons = [];
   const grid = h("div", { class: "cells", role: "listbox", "aria-multiselectable": "true", "aria-label": "",
-    "aria-describedby": "dataset-keys" });
+    "aria-describedby": "dataset-keys", "aria-controls": "cell-where" });
   const toolbar = h("div", { class: "cell-toolbar row wrap" });
   const confirmBox = h("div", { class: "confirm-inline", role: "group", hidden: true });
-  const where = h("aside", { class: "cell-where", "aria-live": "polite" });
+  const whereBody = h("div", { class: "where-body", "aria-live": "polite" });
+  const where = h("section", { class: "cell-where", id: "cell-where", "aria-labelledby": "cell-where-title",
+    onkeydown: (/** @type {KeyboardEvent} */ e) => { if (e.key === "Escape") { e.preventDefault(); closeWhere(true); } } },
+  h("div", { class: "where-head" }, h("h4", { id: "cell-where-title" }, t("dataset.whereTitle")),
+    h("button", { type: "button", class: "ghost small-button where-close", onclick: () => closeWhere(true) }, t("close"))),
+  whereBody);
+  // On a phone the panel floats over the bottom of the screen: keep room below the last samples for it, and the
+  // chosen sample above it, also when its content (the page picture) changes its height.
+  new ResizeObserver(() => fitWhere()).observe(where);
   /** @type {Map<number, ScanPublic>} */
   let scansById = new Map();
 
@@ -140,6 +150,7 @@ export async function render(body, { project, pid, sub, readOnly }) {
     else { selected.clear(); selected.add(items[index].id); anchor = index; }
     focusCell(index);
     updateAll();
+    openWhere();
   }
 
   /** @param {number} from @param {number} to @param {boolean} keep  add to the selection instead of replacing it */
@@ -178,17 +189,20 @@ export async function render(body, { project, pid, sub, readOnly }) {
       else if (!(e.ctrlKey || e.metaKey)) anchor = next;
       focusCell(next);
       updateAll();
+      openWhere();
     } else if (key === " " || key === "Enter") {
       e.preventDefault();
       toggle(focusIndex);
       anchor = focusIndex;
       updateAll();
+      openWhere();
     } else if ((e.ctrlKey || e.metaKey) && key.toLowerCase() === "a") {
       e.preventDefault();
       selectAll();
     } else if (key === "Escape") {
       selected.clear();
       updateAll();
+      closeWhere(false);
     } else if (!e.ctrlKey && !e.metaKey && key.toLowerCase() === "x") {
       e.preventDefault();
       toggleExcluded();
@@ -299,22 +313,45 @@ export async function render(body, { project, pid, sub, readOnly }) {
     return score && score.suggested !== current ? score.suggested : undefined;
   }
 
+  /** Open where the focused sample was written (on a phone: the sheet at the bottom; beside the sheet it always is). */
+  function openWhere() {
+    where.classList.add("open");
+    fitWhere();
+  }
+
+  /** @param {boolean} refocus  back to the sample (the close button or Escape inside the panel) */
+  function closeWhere(refocus) {
+    where.classList.remove("open");
+    fitWhere();
+    if (refocus) buttons[focusIndex]?.focus();
+  }
+
+  /** On a phone (the panel is fixed to the bottom): room for it below the last samples, the chosen sample above it. */
+  function fitWhere() {
+    const floating = where.isConnected && where.classList.contains("open") && getComputedStyle(where).position === "fixed";
+    sheet.style.paddingBottom = floating ? `${where.offsetHeight}px` : "";
+    const cell = buttons[focusIndex];
+    if (!floating || !cell) return;
+    const hidden = cell.getBoundingClientRect().bottom - where.getBoundingClientRect().top;
+    if (hidden > 0) window.scrollBy(0, hidden + 8);
+  }
+
   /** Where the sample was written: the page, its row and column, and the page with the cell marked. */
   /** @param {CellPublic | undefined} cell */
   async function showWhere(cell) {
-    if (!cell) { clear(where); return; }
+    if (!cell) { clear(whereBody); return; }
     const scan = cell.scan_id !== null ? scansById.get(cell.scan_id) : undefined;
     const score = scores.get(cell.id);
-    const large = h("div", {}, h("img", { src: cell.image, alt: t("dataset.sampleImage"), class: "cell-large", width: "112", height: "112" }),
+    const large = h("div", { class: "where-sample" }, h("img", { src: cell.image, alt: t("dataset.sampleImage"), class: "cell-large", width: "112", height: "112" }),
       score ? h("p", { class: "hint", id: "check-verdict" }, scoreText(score, cell.label)) : null);
     if (!scan || cell.row === null || cell.col === null) {
-      clear(where, large, h("p", { class: "muted" }, t(cell.source === "import" ? "dataset.fromImport" : "dataset.fromUnknown")));
+      clear(whereBody, large, h("p", { class: "muted where-text" }, t(cell.source === "import" ? "dataset.fromImport" : "dataset.fromUnknown")));
       return;
     }
     const pageName = scan.page_count > 1 ? `${scan.filename} (${t("scans.page", { n: scan.page_index + 1, of: scan.page_count })})` : scan.filename;
     const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", { class: "where-page", role: "img",
       "aria-label": t("dataset.whereImage", { row: cell.row + 1, col: cell.col + 1 }) }));
-    clear(where, large, h("p", {}, t("dataset.where", { page: pageName, row: cell.row + 1, col: cell.col + 1 })), canvas);
+    clear(whereBody, large, h("p", { class: "where-text" }, t("dataset.where", { page: pageName, row: cell.row + 1, col: cell.col + 1 })), canvas);
     try {
       const url = await authImageUrl(scan.thumbnail_url);
       const img = new Image();

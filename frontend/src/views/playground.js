@@ -1,6 +1,6 @@
 // @ts-check
 // The playground: draw, and watch every layer of a trained network react (onnxruntime-web on the page's
-// thread: a run started in a pointer event is painted in that same frame, see inference/session.js).
+// thread: a run started when a pointer move arrives is painted in the next frame, see inference/session.js).
 // Pad, layers and outputs side by side on a laptop (one screen, no scrolling); stacked on a phone.
 import { t, formatPercent, formatNumber } from "../i18n/index.js";
 import { api } from "../state.js";
@@ -20,6 +20,7 @@ import { augmentedVersions } from "../render/augment.js";
 
 const NARROW = "(max-width: 800px)";
 const SAMPLES_SHOWN = 24;
+const TIMING_EVERY_MS = 250;
 
 /**
  * @param {HTMLElement} body
@@ -123,6 +124,7 @@ export async function render(body, { pid, sub, base }) {
   let pendingHandled = Infinity;
   /** @type {Float64Array | undefined} */
   let inkBuffer;
+  let timingShown = -Infinity;
   /** @type {readonly string[]} */
   let layerNames = [];
 
@@ -135,11 +137,30 @@ export async function render(body, { pid, sub, base }) {
   let movedThisFrame = false;
   let drawnThisFrame = false;
   let counting = false;
-  function frame() {
-    if (destroyed || (!movedThisFrame && !drawnThisFrame)) { counting = false; return; }
+  // An update runs as soon as a change arrives (the pad reports moves on arrival where the browser can, see
+  // canvas/drawpad.js), so the frame after it only has to paint; a further change before that frame waits for
+  // its animation callback (at most two updates a frame however fast the pointer reports).
+  let waitingForFrame = false;
+  let frameRequested = false;
+  let inFrameCallback = false;
+  function requestFrame() {
+    if (!frameRequested) { frameRequested = true; requestAnimationFrame(frame); }
+  }
+  async function frame() {
+    frameRequested = false;
+    if (destroyed) return;
+    waitingForFrame = false;
+    if (pendingSince !== Infinity && !busy) { // changes since this frame's first update: drawn before it is painted
+      inFrameCallback = true;
+      const done = update();
+      inFrameCallback = false;
+      await done;
+    }
+    if (!counting) return;
+    if (!movedThisFrame && !drawnThisFrame) { counting = false; return; }
     if (movedThisFrame) { stats.moveFrames += 1; if (drawnThisFrame) stats.updatedFrames += 1; }
     movedThisFrame = drawnThisFrame = false;
-    requestAnimationFrame(frame);
+    requestFrame();
   }
   // Runs after the frame that shows a result is painted (a message posted in requestAnimationFrame).
   const painted = new MessageChannel();
@@ -151,7 +172,9 @@ export async function render(body, { pid, sub, base }) {
     if (since) { stats.latencies.push(now - since[0]); stats.handlerLatencies.push(now - since[1]); }
   };
 
-  const pad = new DrawPad(padCanvas, { onChange: (e) => schedule(e && e.type === "pointermove" ? e.timeStamp : performance.now(), e?.type === "pointermove") });
+  /** @param {Event | undefined} e */
+  const isMove = (e) => !!e && (e.type === "pointermove" || e.type === "pointerrawupdate");
+  const pad = new DrawPad(padCanvas, { onChange: (e) => schedule(isMove(e) && e ? e.timeStamp : performance.now(), isMove(e)) });
   /** @param {import("../canvas/drawpad.js").Tool} tool */
   function setTool(tool) {
     pad.setTool(tool);
@@ -167,21 +190,27 @@ export async function render(body, { pid, sub, base }) {
   function schedule(since, moving = false) {
     if (moving) {
       movedThisFrame = true;
-      if (!counting) { counting = true; requestAnimationFrame(frame); }
+      if (!counting) { counting = true; requestFrame(); }
     }
     if (!ready) return;
     pendingSince = Math.min(pendingSince, since);
     pendingHandled = Math.min(pendingHandled, performance.now());
-    if (!busy) update();
+    if (busy) return; // folded into the next update when this one ends
+    if (waitingForFrame) requestFrame();
+    else update();
   }
 
   async function update() {
     busy = true;
+    // Run in a frame's animation callback, the result is painted in that frame; otherwise in the next one.
+    const inFrame = inFrameCallback;
+    if (!inFrame) { waitingForFrame = true; requestFrame(); }
     const since = /** @type {[number, number]} */ ([pendingSince, pendingHandled]);
     pendingSince = pendingHandled = Infinity;
     const started = performance.now();
-    const ink = inkFromRgba(pad.imageData(), inkBuffer);
-    inkBuffer = ink.data;
+    // Only the part of the pad that holds ink: the preprocessing crops to the ink, paper around it changes nothing.
+    inkBuffer ||= new Float64Array(padCanvas.width * padCanvas.height);
+    const ink = inkFromRgba(pad.inkedImageData(), inkBuffer);
     const input = Float32Array.from(normalizeSample(ink));
     const empty = input.every((v) => v === 0);
     try {
@@ -195,14 +224,22 @@ export async function render(body, { pid, sub, base }) {
       stats.inferMs += result.ms;
       stats.lastMs = ms;
       paintQueue.push(since);
-      requestAnimationFrame(() => painted.port2.postMessage(null));
-      timing.textContent = t("play.timing", { ms: formatNumber(ms, undefined, { maximumFractionDigits: 1 }),
-        infer: formatNumber(result.ms, undefined, { maximumFractionDigits: 1 }) });
+      if (inFrame) painted.port2.postMessage(null);
+      else requestAnimationFrame(() => painted.port2.postMessage(null));
+      // A few times a second is what can be read (and one text less to lay out in most frames).
+      if (started - timingShown >= TIMING_EVERY_MS) {
+        timingShown = started;
+        timing.textContent = t("play.timing", { ms: formatNumber(ms, undefined, { maximumFractionDigits: 1 }),
+          infer: formatNumber(result.ms, undefined, { maximumFractionDigits: 1 }) });
+      }
     } catch (err) {
       status.replaceChildren(errorBox({ detail: String((err instanceof Error && err.message) || err) }));
     } finally {
       busy = false;
-      if (pendingSince !== Infinity && !destroyed) update();
+      if (pendingSince !== Infinity && !destroyed) {
+        if (waitingForFrame) requestFrame();
+        else update();
+      }
     }
   }
 
@@ -238,7 +275,8 @@ export async function render(body, { pid, sub, base }) {
     probItems.forEach((item, i) => item.item.classList.toggle("best", !!judged && i === judged.best));
     stats.predicted = judged ? labels[judged.best] : null;
     stats.sure = judged ? judged.sure : null;
-    prediction.textContent = judged ? judged.text : t("play.drawSomething");
+    const said = judged ? judged.text : t("play.drawSomething");
+    if (prediction.textContent !== said) prediction.textContent = said;
     prediction.classList.toggle("unsure", !!judged && !judged.sure);
   }
 

@@ -3,7 +3,7 @@
 // test figures, accuracy per label, the confusion matrix (cells open their samples), the gallery.
 import { t, jobErrorText } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, progressBar, formatPercent, formatNumber, formatSeconds, modal, showError, figure, explain } from "../dom.js";
+import { h, clear, errorBox, progressBar, formatPercent, formatNumber, formatSeconds, modal, showError, figure, explain, tableScroll } from "../dom.js";
 import { readableCell } from "../render/contrast.js";
 import { followTraining } from "../api/ws.js";
 import { TrainingChart } from "../render/chart.js";
@@ -49,8 +49,8 @@ export async function render(body, ctx) {
     h("section", { class: "card" }, statusText, bar.el, cancel, chartBox, memorising,
       h("div", { class: "row wrap explains" }, ["loss", "validation", "overfitting"].map((term) => explain(term, true))),
       h("p", { class: "hint", id: "training-settings" }, settingsLine(training)),
-      h("details", {}, h("summary", {}, t("detail.epochTable")), h("table", { class: "data" },
-        h("thead", {}, h("tr", {}, ["epoch", "loss", "accuracy", "valLoss", "valAccuracy"].map((k) => h("th", { scope: "col" }, t(`chart.${k}`))))), epochTable)),
+      h("details", {}, h("summary", {}, t("detail.epochTable")), tableScroll(h("table", { class: "data" },
+        h("thead", {}, h("tr", {}, ["epoch", "loss", "accuracy", "valLoss", "valAccuracy"].map((k) => h("th", { scope: "col" }, t(`chart.${k}`))))), epochTable), t("detail.epochTable"))),
       h("details", {}, h("summary", {}, t("training.summary")), summaryTable(training.summary))),
     evalBox);
   const chart = new TrainingChart(chartBox, {

@@ -3,7 +3,7 @@
 // activation, epochs, batch size; plus the list of past trainings with their figures.
 import { t, formatNumber as formatCount } from "../i18n/index.js";
 import { api } from "../state.js";
-import { h, clear, errorBox, formatPercent, formatNumber, explain } from "../dom.js";
+import { h, clear, errorBox, formatPercent, formatNumber, explain, tableScroll } from "../dom.js";
 import { navigate } from "../router.js";
 
 /** @typedef {import("../api/types").NetworkSummaryRequest} NetworkSummaryRequest */
@@ -193,7 +193,7 @@ export function render(body, { pid, base, readOnly }) {
         if (/** @type {HTMLInputElement} */ (e.target).checked) chosen.add(tr.id); else chosen.delete(tr.id);
         compareButton.disabled = chosen.size !== 2;
       } })));
-    clear(history, h("p", { class: "hint" }, t("compare.pickHint")), h("table", { class: "data" },
+    clear(history, h("p", { class: "hint" }, t("compare.pickHint")), tableScroll(h("table", { class: "data" },
       h("thead", {}, h("tr", {}, [t("compare.column"), "#", t("training.network"), t("training.status"), t("training.epochs"),
         t("training.valAcc"), t("training.testAcc"), t("training.testLoss"), ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, list.map((tr) => h("tr", {}, pick(tr),
@@ -205,7 +205,7 @@ export function render(body, { pid, base, readOnly }) {
         h("td", {}, formatPercent(/** @type {number | undefined} */ (tr.final_epoch?.val_accuracy))),
         h("td", {}, formatPercent(tr.test_accuracy)),
         h("td", {}, formatNumber(tr.test_loss)),
-        h("td", {}, h("a", { href: `#${base}/trainings/${tr.id}` }, t("training.open"))))))), compareButton);
+        h("td", {}, h("a", { href: `#${base}/trainings/${tr.id}` }, t("training.open")))))))), compareButton);
   }
 
   return () => { stopped = true; clearTimeout(summaryTimer); };
@@ -217,13 +217,13 @@ export function render(body, { pid, base, readOnly }) {
  */
 export function summaryTable(s) {
   return h("div", {},
-    h("table", { class: "data" },
+    tableScroll(h("table", { class: "data" },
       h("thead", {}, h("tr", {}, [t("training.layer"), t("training.kind"), t("training.shape"), t("training.paramCount")].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {},
         h("tr", { class: "muted" }, h("td", {}, t("training.input")), h("td", {}, ""), h("td", {}, s.input_shape.join("×")), h("td", {}, "0")),
         s.layers.map((l) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${t(`layer.${l.kind}`)}${l.activation ? ` (${l.activation})` : ""}`),
           h("td", {}, l.output_shape.join("×")), h("td", { class: "num" }, formatCount(l.params))))),
-      h("tfoot", {}, h("tr", {}, h("th", { colspan: "3", scope: "row" }, t("training.total")), h("td", { class: "num", id: "total-params" }, formatCount(s.total_params))))),
+      h("tfoot", {}, h("tr", {}, h("th", { colspan: "3", scope: "row" }, t("training.total")), h("td", { class: "num", id: "total-params" }, formatCount(s.total_params))))), t("training.summary")),
     // The layer kinds of this network that need a word of explanation.
     h("div", { class: "row wrap explains" }, ["dense", "flatten"].filter((k) => s.layers.some((l) => l.kind === k)).map((k) => explain(k, true))),
     s.memory ? h("p", { class: "hint", id: "training-memory" }, t("training.memory", {
