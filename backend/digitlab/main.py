@@ -12,7 +12,7 @@ from digitlab.api.errors import install_error_handlers
 from digitlab.api.headers import SecurityHeaders, app_policy
 from digitlab.api.limits import BodyLimit, DiskReserveGuard
 from digitlab.api.openapi import install_openapi
-from digitlab.api.router import api_router
+from digitlab.api.router import add_api_routes
 from digitlab.api.timing import ServerTiming
 from digitlab.core.config import Settings, get_settings
 from digitlab.core.db import open_database
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         redoc_url=None,
         description="From scans of handwritten digits to a trained network you can watch think.",
     )
-    app.include_router(api_router)
+    add_api_routes(app)
     install_error_handlers(app)
 
     @app.get("/api/health", tags=["meta"])

@@ -43,7 +43,7 @@ ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Admins only
 MAX_FORM_FIELD = 64 * 1024
 
 
-def get_admin(user: CurrentUser) -> User:
+async def get_admin(user: CurrentUser) -> User:
     auth_service.require_admin(user)  # 403 admins_only
     return user
 

@@ -14,7 +14,7 @@ from digitlab.privacy.schemas import PasswordConfirmation, StudentDataDeleted
 router = APIRouter(tags=["privacy"])
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
