@@ -198,41 +198,84 @@ def test_pages_are_decoded_one_at_a_time(client, alice, project, monkeypatch):
     assert max(most) == 0, most
 
 
-def test_a_class_waiting_for_decode_slots_does_not_hold_up_other_clicks(client, settings, alice, project):
-    """Thirty uploads waiting for the two decode slots once held every pooled database connection (and thread),
-    and a student creating a project waited seconds for one. Here every slot is taken while 24 uploads wait:
-    other requests still answer at once, and the uploads all succeed once the slots are free."""
-    from digitlab.scans.service import decode_slot
+@contextlib.contextmanager
+def all_places_taken(client, semaphore, places: int, turns, requests):
+    """Every place of `semaphore` taken while `requests` (callables giving a status code) run at once: waits until
+    as many as `turns` lets in sit at the semaphore inside their endpoint and the others wait for their turn, checks
+    that the waiting ones hold no worker thread, and yields the list their status codes go to once the places are
+    free again (after the block)."""
+    from anyio.to_thread import current_default_thread_limiter
 
-    slot = decode_slot(settings)
-    for _ in range(settings.upload_decode_slots):
-        slot.acquire()
+    for _ in range(places):
+        semaphore.acquire()
+    threads_limiter = client.portal.call(current_default_thread_limiter)
     results: list[int] = []
-    pages = [scanpages.png(np.full((64, 48), 30 + i, np.uint8)) for i in range(24)]
-    threads = [threading.Thread(target=lambda page=page, i=i: results.append(
-        upload(client, alice, project["id"], (f"page{i}.png", page)).status_code)) for i, page in enumerate(pages)]
+    threads = [threading.Thread(target=lambda request=request: results.append(request())) for request in requests]
     try:
         for thread in threads:
             thread.start()
-        waiting = slot._cond._waiters  # type: ignore[attr-defined]  # CPython's Semaphore: its waiting threads
+        at_semaphore = semaphore._cond._waiters  # type: ignore[attr-defined]  # CPython's Semaphore: its waiters
+        inside = turns.total_tokens
+
+        def waiting() -> tuple[int, int]:
+            return len(at_semaphore), client.portal.call(lambda: turns.statistics().tasks_waiting)
+
         deadline = time.monotonic() + 60
-        while len(waiting) < len(pages) and time.monotonic() < deadline:
+        while waiting() != (inside, len(requests) - inside) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(waiting) == len(pages), f"only {len(waiting)} uploads reached the decode slots"
-        answered: list[int] = []
-        clicks = threading.Thread(target=lambda: answered.extend([
-            client.post("/api/projects", headers=alice.headers, json={"name": "while the class uploads"}).status_code,
-            client.get("/api/projects", headers=alice.headers).status_code,
-        ]))
-        clicks.start()
-        clicks.join(timeout=20)  # the pool gives up on a connection after 30 s; at once is well within this
-        assert answered == [201, 200], answered
+        assert waiting() == (inside, len(requests) - inside), "(inside at the semaphore, waiting for a turn)"
+        # Only those inside hold a worker thread.
+        assert client.portal.call(lambda: threads_limiter.borrowed_tokens) <= inside
+        yield results
     finally:
-        for _ in range(settings.upload_decode_slots):
-            slot.release()
+        for _ in range(places):
+            semaphore.release()
         for thread in threads:
             thread.join(timeout=120)
+
+
+def clicks_answer_at_once(client, user) -> None:
+    answered: list[int] = []
+    clicks = threading.Thread(target=lambda: answered.extend([
+        client.post("/api/projects", headers=user.headers, json={"name": "while the class waits"}).status_code,
+        client.get("/api/projects", headers=user.headers).status_code,
+    ]))
+    clicks.start()
+    clicks.join(timeout=20)  # the pool gives up on a connection after 30 s; at once is well within this
+    assert answered == [201, 200], answered
+
+
+def test_a_class_waiting_for_decode_slots_does_not_hold_up_other_clicks(client, settings, alice, project):
+    """Thirty uploads waiting for the two decode slots once held every pooled database connection and worker
+    thread, and a student creating a project waited seconds for one. Here every slot is taken while 24 uploads
+    wait: a few inside the endpoint at the slots, the others for their turn without holding a thread. Other
+    requests still answer at once, and the uploads all succeed once the slots are free."""
+    from digitlab.api import turns
+    from digitlab.scans.service import decode_slot
+
+    pages = [scanpages.png(np.full((64, 48), 30 + i, np.uint8)) for i in range(24)]
+    uploads = [lambda page=page, i=i: upload(client, alice, project["id"], (f"page{i}.png", page)).status_code
+               for i, page in enumerate(pages)]
+    decode_turns = client.portal.call(turns.decode_turns, settings)
+    with all_places_taken(client, decode_slot(settings), settings.upload_decode_slots, decode_turns,
+                          uploads) as results:
+        clicks_answer_at_once(client, alice)
     assert sorted(results) == [201] * len(pages)
+
+
+def test_a_class_logging_in_at_once_does_not_hold_up_other_clicks(client, alice):
+    """The same for password work (logins, joins, registrations: one core at a time): while it is all taken, twelve
+    logins wait without holding worker threads, other requests answer, and every login succeeds afterwards."""
+    from digitlab.api import turns
+    from digitlab.core import security
+
+    logins = [lambda: client.post("/api/auth/login", json={"username": alice.username, "password": PASSWORD})
+              .status_code] * 12
+    password_turns = client.portal.call(turns.password_turns)
+    with all_places_taken(client, security._password_work, security.PASSWORD_WORKERS, password_turns,
+                          logins) as results:
+        clicks_answer_at_once(client, alice)
+    assert results == [200] * len(logins)
 
 
 # --- zip imports ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Form, Request, status
 
 from digitlab.api.deps import CurrentToken, CurrentUser, Id, LoginUser, SessionDep, SettingsDep
 from digitlab.api.paging import PageDep
+from digitlab.api.turns import PASSWORD_TURN
 from digitlab.auth import service
 from digitlab.auth.schemas import (
     MAX_PASSWORD_LENGTH,
@@ -45,7 +46,7 @@ LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 ClientDep = Annotated[str, Depends(get_client_address)]
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic, dependencies=[PASSWORD_TURN])
 def register(body: UserCreate, session: SessionDep, settings: SettingsDep, limiter: LimiterDep, client: ClientDep):
     """Usernames are not case-sensitive; passwords need 8 characters and must not be easy to guess.
     Limited per network address (429 with Retry-After). The first account on an empty instance is its admin;
@@ -70,7 +71,7 @@ def _session_token(session, settings, limiter, client, username: str, password: 
     return SessionTokenPublic.of(user, token, raw)
 
 
-@router.post("/login", response_model=SessionTokenPublic)
+@router.post("/login", response_model=SessionTokenPublic, dependencies=[PASSWORD_TURN])
 def login(body: LoginRequest, session: SessionDep, settings: SettingsDep, limiter: LimiterDep, client: ClientDep):
     """Starts a web session. Repeated wrong passwords slow the account down (429 with Retry-After, doubling
     from a minute up to half an hour, reset by a successful login); many attempts from one address are limited
@@ -80,7 +81,7 @@ def login(body: LoginRequest, session: SessionDep, settings: SettingsDep, limite
     return _session_token(session, settings, limiter, client, body.username, body.password)
 
 
-@router.post("/token", response_model=SessionTokenPublic)
+@router.post("/token", response_model=SessionTokenPublic, dependencies=[PASSWORD_TURN])
 def login_form(
     username: Annotated[SafeStr, Form(min_length=1, max_length=64)],  # an empty field is a missing one
     password: Annotated[SafeStr, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
@@ -106,7 +107,7 @@ def me(user: LoginUser):
     return user
 
 
-@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[PASSWORD_TURN])
 def change_password(
     body: PasswordChange,
     session: SessionDep,

@@ -235,6 +235,9 @@ def _issue(session: Session, user: User, kind: str, name: str, expires_at=None) 
         token_hash=security.hash_token(raw),
         prefix=raw[:10],
         expires_at=expires_at,
+        # A login uses its session at once; marking that now spares its first requests a write (and so the
+        # database's write lock) in a lesson's busiest minute. An API token is "never used" until it is.
+        last_used_at=utcnow() if kind == SESSION else None,
     )
     session.add(token)
     session.flush()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from digitlab.api.deps import CurrentUser, Id, RunnerDep, SessionDep, SettingsDep, StorageDep, TaughtClassDep
 from digitlab.api.paging import PageDep
+from digitlab.api.turns import DECODE_TURN
 from digitlab.api.uploads import ScanFiles, multipart_body
 from digitlab.class_scans import service
 from digitlab.class_scans.schemas import (
@@ -34,6 +35,7 @@ TrayPageDep = Annotated[UnassignedPage, Depends(get_tray_page)]
     status_code=status.HTTP_201_CREATED,
     response_model=BulkScanResult,
     openapi_extra=multipart_body("files", "PDF (or PNG, JPEG, TIFF) with the class's sheets", many=True),
+    dependencies=[DECODE_TURN],
 )
 def upload_bulk_scans(
     files: ScanFiles,

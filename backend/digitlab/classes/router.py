@@ -19,6 +19,7 @@ from digitlab.api.deps import (
     TaughtClassDep,
 )
 from digitlab.api.paging import PageDep
+from digitlab.api.turns import PASSWORD_TURN
 from digitlab.auth.router import ClientDep, LimiterDep
 from digitlab.auth.service import start_session
 from digitlab.classes import service
@@ -166,7 +167,11 @@ def remove_member(
 
 
 @router.post(
-    "/{class_id}/students", status_code=status.HTTP_201_CREATED, response_class=Response, responses={201: _PDF}
+    "/{class_id}/students",
+    status_code=status.HTTP_201_CREATED,
+    response_class=Response,
+    responses={201: _PDF},
+    dependencies=[PASSWORD_TURN],
 )
 def create_students(
     body: StudentsCreate,
@@ -186,7 +191,12 @@ def create_students(
     return _cards_pdf(school_class, cards, app_url(request, settings), language, status.HTTP_201_CREATED)
 
 
-@router.post("/{class_id}/members/{user_id}/password-reset", response_class=Response, responses={200: _PDF})
+@router.post(
+    "/{class_id}/members/{user_id}/password-reset",
+    response_class=Response,
+    responses={200: _PDF},
+    dependencies=[PASSWORD_TURN],
+)
 def reset_student_password(
     user_id: Id,
     school_class: TaughtClassDep,
@@ -243,7 +253,7 @@ def look_up_join_code(
     return JoinCodeInfo(class_name=school_class.name, expires_at=join_code.expires_at)
 
 
-@join_router.post("", status_code=status.HTTP_201_CREATED, response_model=JoinedSession)
+@join_router.post("", status_code=status.HTTP_201_CREATED, response_model=JoinedSession, dependencies=[PASSWORD_TURN])
 def join_with_new_account(
     body: JoinWithNewAccount, session: SessionDep, settings: SettingsDep, limiter: LimiterDep, client: ClientDep
 ):

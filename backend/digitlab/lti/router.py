@@ -5,12 +5,14 @@ launch code for a session, and the admins' registration of platforms and keys.""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from digitlab.api.deps import CurrentUser, Id, SessionDep, SettingsDep
+from digitlab.api.turns import PASSWORD_TURN
 from digitlab.auth import service as auth_service
 from digitlab.auth.schemas import UserPublic
 from digitlab.auth.tables import Role, User
@@ -81,9 +83,14 @@ def _refresh_framing(request: Request) -> None:
 # --- the browser flow -------------------------------------------------------------------------------------------
 async def _login(request: Request, params: dict[str, str]) -> HTMLResponse:
     engine: Engine = request.app.state.engine
-    try:
+    urls = tool_urls(request)
+
+    def start() -> service.LoginRedirect:
         with unit_of_work(engine) as session:  # only a first signing key may be written
-            redirect = service.start_login(session, params, tool_urls(request))
+            return service.start_login(session, params, urls)
+
+    try:
+        redirect = await run_in_threadpool(start)
     except LaunchRefused as refusal:
         return pages.refused(refusal.code, refusal.message, _framing(request))
     response = pages.login_redirect(redirect.url, redirect.state_id, redirect.browser_secret, _framing(request))
@@ -113,7 +120,7 @@ async def login_post(request: Request) -> HTMLResponse:
     return await _login(request, _fields(await request.form()))
 
 
-@router.post("/launch", include_in_schema=False)
+@router.post("/launch", include_in_schema=False, dependencies=[PASSWORD_TURN])  # a first launch makes an account
 async def launch(request: Request) -> Response:
     """The platform's authentication response (form_post): checked, then the browser goes on to the web app
     with a one-time code. A refusal is a page that says why; nothing is created."""
@@ -124,15 +131,19 @@ async def launch(request: Request) -> Response:
         return pages.refused(error[:100], message[:500], framing)
     id_token, state = form.get("id_token", ""), form.get("state", "")
     engine: Engine = request.app.state.engine
-    try:
+    settings, cookies = request.app.state.settings, request.cookies
+
+    def check() -> tuple[str | None, service.LaunchDone]:
         with unit_of_work(engine) as session:
             state_id = service.state_id_of(session, state) if state else None
             offered = [form.get("browser_secret", "")]
             if state_id:
-                offered.append(request.cookies.get(service.COOKIE_PREFIX + state_id, ""))
-            done = service.launch(
-                session, request.app.state.settings, id_token, state, offered, proof_attempted=form.get("proof") == "1"
-            )
+                offered.append(cookies.get(service.COOKIE_PREFIX + state_id, ""))
+            done = service.launch(session, settings, id_token, state, offered, proof_attempted=form.get("proof") == "1")
+            return state_id, done
+
+    try:
+        state_id, done = await run_in_threadpool(check)
     except service.BrowserProofNeeded as needed:
         return pages.browser_proof(id_token, state, needed.state_id, framing)
     except LaunchRefused as refusal:
@@ -159,12 +170,14 @@ async def dynamic_registration(request: Request) -> HTMLResponse:
     if not token or not configuration:
         return pages.refused("registration_failed", "The registration address is incomplete.", framing)
     engine: Engine = request.app.state.engine
-    try:
+    urls = tool_urls(request)
+
+    def register() -> str:
         with unit_of_work(engine) as session:
-            platform = registration.register(
-                session, token, configuration, query.get("registration_token"), tool_urls(request)
-            )
-            name = platform.name
+            return registration.register(session, token, configuration, query.get("registration_token"), urls).name
+
+    try:
+        name = await run_in_threadpool(register)
     except LaunchRefused as refusal:
         return pages.refused(refusal.code, refusal.message, framing)
     _refresh_framing(request)

@@ -6,6 +6,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
 from digitlab.api.deps import CurrentUser, Id, RunnerDep, SessionDep, SettingsDep, StorageDep
+from digitlab.api.turns import PASSWORD_TURN
 from digitlab.auth.router import LimiterDep
 from digitlab.auth.tables import User
 from digitlab.privacy import service
@@ -39,7 +40,7 @@ def export_my_data(
     return _zip(service.start_export(settings, limiter, engine, storage, user), user)
 
 
-@router.delete("/api/privacy/account", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/api/privacy/account", status_code=status.HTTP_204_NO_CONTENT, dependencies=[PASSWORD_TURN])
 def delete_my_account(
     body: PasswordConfirmation,
     session: SessionDep,
@@ -72,7 +73,11 @@ def export_student_data(
     return _zip(service.start_export(settings, limiter, engine, storage, student), student)
 
 
-@router.delete("/api/classes/{class_id}/students/{student_id}/data", response_model=StudentDataDeleted)
+@router.delete(
+    "/api/classes/{class_id}/students/{student_id}/data",
+    response_model=StudentDataDeleted,
+    dependencies=[PASSWORD_TURN],
+)
 def delete_student_data(
     class_id: Id,
     student_id: Id,

@@ -13,6 +13,7 @@ from digitlab.api.deps import (
     StorageDep,
 )
 from digitlab.api.paging import PageDep
+from digitlab.api.turns import DECODE_TURN
 from digitlab.api.uploads import ScanFiles, multipart_body
 from digitlab.pipeline.template import COLUMNS, ROWS
 from digitlab.scans import service
@@ -26,6 +27,7 @@ router = APIRouter(prefix="/api/projects/{project_id}/scans", tags=["scans"])
     status_code=status.HTTP_201_CREATED,
     response_model=list[ScanPublic],
     openapi_extra=multipart_body("files", "PNG, JPEG, TIFF or PDF", many=True),
+    dependencies=[DECODE_TURN],
 )
 def upload_scans(
     files: ScanFiles, project: ProjectDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
@@ -35,7 +37,9 @@ def upload_scans(
     return [service.to_public(scan) for scan in service.upload(session, storage, settings, project, files)]
 
 
-@router.post("/examples", status_code=status.HTTP_201_CREATED, response_model=list[ScanPublic])
+@router.post(
+    "/examples", status_code=status.HTTP_201_CREATED, response_model=list[ScanPublic], dependencies=[DECODE_TURN]
+)
 def add_example_scans(project: ProjectDep, session: SessionDep, storage: StorageDep, settings: SettingsDep):
     """Add the example pages (handwritten digits from MNIST on the printed sheet) as uploaded scans, for a
     student without printer or scanner. Once per project: again is 409 `duplicate_upload`."""
