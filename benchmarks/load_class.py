@@ -104,6 +104,9 @@ class Recorder:
         self.roster_waits: dict[str, list[float]] = defaultdict(list)  # what changed -> seconds until shown
         self.roster_updates = 0
         self.roster_source = "none"
+        self.started = time.perf_counter()
+        # (seconds into the lesson, route, seconds the client waited beyond the service's own time)
+        self.outside: list[tuple[float, str, float]] = []
 
     async def call(self, client: httpx.AsyncClient, category: str, method: str, url: str, route: str, **kwargs):
         started = time.perf_counter()
@@ -118,6 +121,7 @@ class Recorder:
         if (timing := response.headers.get("server-timing", "")).startswith("app;dur="):
             self.in_service[category].append(float(timing.removeprefix("app;dur=")) / 1000)
             self.in_service_by_route[f"{method} {route}"].append(self.in_service[category][-1])
+            self.outside.append((started - self.started, f"{method} {route}", elapsed - self.in_service[category][-1]))
         if response.status_code >= 400:
             self.errors.append(f"{method} {route}: {response.status_code} {response.text[:200]}")
             return None
@@ -324,6 +328,19 @@ def report(name: str, rec: Recorder, jobs: list[dict], outcome: dict, seconds: f
     print("slowest routes by p95 (in the service): " + "; ".join(
         f"{route} {ms(v, 95):.0f} ms ({ms(rec.in_service_by_route[route], 95):.0f} ms, n={len(v)})"
         for route, v in slowest))
+    # Time lost outside the service (the client's own loop, the accept queue, the event loop before the first
+    # middleware): per 10 s of the lesson, to see when it happens and to which route.
+    windows: dict[int, list[float]] = defaultdict(list)
+    for at, _, lost in rec.outside:
+        windows[int(at // 10)].append(lost)
+    worst = sorted(windows.items(), key=lambda item: -np.percentile(item[1], 95))[:3]
+    routes: dict[str, list[float]] = defaultdict(list)
+    for _, route, lost in rec.outside:
+        routes[route].append(lost)
+    worst_route = max(routes.items(), key=lambda item: np.percentile(item[1], 95), default=None)
+    print(f"outside the service: p95 {ms([lost for _, _, lost in rec.outside], 95):.0f} ms; worst 10-s windows of the "
+          "lesson (p95): " + ", ".join(f"{10 * w}-{10 * w + 10} s {ms(v, 95):.0f} ms (n={len(v)})" for w, v in worst)
+          + (f"; worst route {worst_route[0]} {ms(worst_route[1], 95):.0f} ms" if worst_route else ""))
 
     shown = rec.roster_waits["upload"] + rec.roster_waits["extraction"]
     print(f"roster ({rec.roster_source}, {rec.roster_updates} updates): a change shown after "
