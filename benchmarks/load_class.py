@@ -328,6 +328,11 @@ def report(name: str, rec: Recorder, jobs: list[dict], outcome: dict, seconds: f
     print("slowest routes by p95 (in the service): " + "; ".join(
         f"{route} {ms(v, 95):.0f} ms ({ms(rec.in_service_by_route[route], 95):.0f} ms, n={len(v)})"
         for route, v in slowest))
+    if args.routes:
+        for route, values in sorted(rec.by_route.items(), key=lambda item: -np.percentile(item[1], 95)):
+            inside = rec.in_service_by_route[route]
+            print(f"  {route:<48}{len(values):>6}  p50 {ms(values, 50):6.0f}  p95 {ms(values, 95):6.0f}  "
+                  f"max {max(values) * 1000:6.0f} ms   in the service p95 {ms(inside, 95):6.0f} ms")
     # Time lost outside the service (the client's own loop, the accept queue, the event loop before the first
     # middleware): per 10 s of the lesson, to see when it happens and to which route.
     windows: dict[int, list[float]] = defaultdict(list)
@@ -497,6 +502,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--backend", choices=["both", "local", "celery"], default="both")
+    parser.add_argument("--routes", action="store_true", help="print the figures of every route")
     parser.add_argument("--set", action="append", default=[], metavar="DIGITLAB_X=VALUE",
                         help="a setting for the service and the workers (e.g. DIGITLAB_EXTRACTION_NICE=5)")
     args = parser.parse_args()

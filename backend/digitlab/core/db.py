@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from digitlab.core.sqlite_queue import WriteQueueConnection
+
 if TYPE_CHECKING:
     from digitlab.core.config import Settings
 
@@ -41,7 +43,10 @@ def make_engine(url: str) -> Engine:
         _private_sqlite_file(url)
         # Worker processes write job progress while the API reads: WAL lets readers and one writer
         # work at once, and the busy timeout makes concurrent writers wait instead of failing.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Writers of this process queue for the write lock (sqlite_queue) instead of polling for it.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30, "factory": WriteQueueConnection}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
