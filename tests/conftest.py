@@ -69,7 +69,8 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
     # A small disk reserve: every service a test starts allocates it for real in its data folder.
     # Job processes not niced (TEST_JOB_NICE): the suite must also pass on a busy machine.
     values = {"data_dir": data_dir, "job_poll_seconds": 0.2, "job_concurrency": 2, "job_prewarm": False,
-              "database_url": fresh_database_url(), "disk_reserve_bytes": 1024 * 1024, "job_nice": TEST_JOB_NICE}
+              "database_url": fresh_database_url(), "disk_reserve_bytes": 1024 * 1024, "job_nice": TEST_JOB_NICE,
+              "extraction_nice": TEST_JOB_NICE}
     values.update(overrides)
     return Settings(**values)
 

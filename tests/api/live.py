@@ -41,7 +41,7 @@ def live_service(folder: Path, **env: str) -> Iterator[LiveService]:
     log = folder / "server.log"
     # SQLite in the data folder, or (DIGITLAB_TEST_DATABASE=postgres) a fresh PostgreSQL database.
     environment = {**os.environ, "DIGITLAB_DATA_DIR": str(folder / "data"), "DIGITLAB_JOB_PREWARM": "false",
-                   "DIGITLAB_JOB_NICE": str(TEST_JOB_NICE),
+                   "DIGITLAB_JOB_NICE": str(TEST_JOB_NICE), "DIGITLAB_EXTRACTION_NICE": str(TEST_JOB_NICE),
                    "DIGITLAB_DATABASE_URL": fresh_database_url(), "PYTHONUNBUFFERED": "1", **env}
     with open(log, "wb") as out:
         process = subprocess.Popen(

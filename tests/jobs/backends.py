@@ -140,6 +140,7 @@ class CeleryBackend(Backend):
             "job_prewarm": False,
             "training_threads": 1,
             "job_nice": TEST_JOB_NICE,
+            "extraction_nice": TEST_JOB_NICE,
         } | overrides
         self.settings = Settings(**values)
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("DIGITLAB_")}

@@ -77,14 +77,15 @@ class Settings(BaseSettings):
     # with the local backend, per `digitlab worker` with Celery), apart from the trainings' job_concurrency slots.
     # A warm process is replaced after extraction_max_jobs jobs or when a job left it holding more than
     # extraction_recycle_mb resident; extraction_memory_limit_mb caps it (like training_memory_limit_mb, 0 = no
-    # cap). extraction_nice: how much an extraction yields the CPU; 0: as much as a request (a student waits for its
-    # samples as for a page to load; measured: with 5, a class of 30 waited twice as long for its samples and the
-    # API answered no faster). Trainings yield by job_nice.
+    # cap). extraction_nice: how much an extraction yields the CPU (trainings yield by job_nice). Unset: 10 for the
+    # service's own warm processes, which always share the API's machine (load_class, class of 30, local backend:
+    # ordinary p95 105-161 ms and samples after p95 6.1-7.1 s, against 164-247 ms and 4.6-5.9 s at 0), and 0 for
+    # a Celery worker, often a machine of its own (on the API's machine, 10 made a class wait 11 s for samples).
     extraction_concurrency: int = Field(default=2, ge=1)
     extraction_max_jobs: int = Field(default=200, ge=1)
     extraction_recycle_mb: int = Field(default=1024, ge=64)
     extraction_memory_limit_mb: int = Field(default=2048, ge=0)
-    extraction_nice: int = Field(default=0, ge=0, le=19)
+    extraction_nice: int | None = Field(default=None, ge=0, le=19)
 
     # job_backend "celery": jobs go through this broker to `digitlab worker` processes (any number of hosts
     # sharing the database and the files); the queue name lets several instances share one broker.

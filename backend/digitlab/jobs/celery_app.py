@@ -296,7 +296,7 @@ def run_worker(
 
         registry.preload_warm()  # in the node's parent: its forked children start with the code loaded
         # Once per warm child, before its first job: niced, memory-capped.
-        worker_process_init.connect(lambda **_kwargs: prepare_warm_process(settings), weak=False)
+        worker_process_init.connect(lambda **_kwargs: prepare_warm_process(settings, embedded=False), weak=False)
         pool = [
             f"--concurrency={settings.extraction_concurrency}",
             f"--max-tasks-per-child={settings.extraction_max_jobs}",

@@ -151,10 +151,14 @@ def wait_for_job_in_child(connection, settings_values: dict) -> None:
 READY, DONE = "ready", "done"  # what a warm process tells its runner
 
 
-def prepare_warm_process(settings: Settings) -> limits.MemoryLimit:
-    """Once, in a warm extraction process: niced, memory-capped, the extraction code imported (never
-    TensorFlow)."""
-    prepare_process(settings.extraction_nice)
+EMBEDDED_EXTRACTION_NICE = 10  # the service's own warm processes share its machine (Settings.extraction_nice)
+
+
+def prepare_warm_process(settings: Settings, embedded: bool) -> limits.MemoryLimit:
+    """Once, in a warm extraction process (`embedded`: the service's own, else a Celery worker's): niced,
+    memory-capped, the extraction code imported (never TensorFlow)."""
+    nice = settings.extraction_nice
+    prepare_process(nice if nice is not None else EMBEDDED_EXTRACTION_NICE if embedded else 0)
     applied = limits.apply_memory_limit(settings.extraction_memory_limit_mb, purpose=limits.EXTRACTION)
     registry.preload_warm()
     return applied
@@ -175,7 +179,7 @@ def serve_warm(connection: Connection, settings_values: dict) -> None:
     it is handed and answer (DONE, job id, retiring) until its pipe closes or it retires."""
     _log_to_stderr()
     settings = Settings(**settings_values)
-    prepare_warm_process(settings)
+    prepare_warm_process(settings, embedded=True)
     engine = make_engine(settings.resolved_database_url)
     served = 0
     try:
