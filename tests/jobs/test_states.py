@@ -143,3 +143,26 @@ def test_a_job_the_broker_cannot_take_fails_at_once_with_a_reason(engine, tmp_pa
     job = _get(engine, job_id)
     assert (job.status, job.error, job.error_code) == ("failed", states.UNQUEUED_REASON.sentence, "job_not_queued")
     runner.app.close()
+
+
+def test_a_started_runner_sends_from_its_own_thread_and_still_fails_what_the_broker_cannot_take(engine, tmp_path):
+    """Once the API runs, a click does not wait for the broker: jobs are sent after the answer, in order; a job
+    the broker refuses still ends failed with the reason."""
+    import time
+
+    from digitlab.core.config import Settings
+    from digitlab.jobs.celery_app import CeleryRunner
+
+    settings = Settings(data_dir=tmp_path, job_backend="celery", celery_broker_url="redis://127.0.0.1:1/0")
+    runner = CeleryRunner(settings, engine)
+    runner.start()
+    jobs = [_job(engine) for _ in range(3)]
+    for job_id in jobs:
+        runner.submit(job_id)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_get(engine, job_id).status == "queued" for job_id in jobs):
+        time.sleep(0.05)
+    runner.stop()
+    for job_id in jobs:
+        job = _get(engine, job_id)
+        assert (job.status, job.error_code) == ("failed", "job_not_queued")
