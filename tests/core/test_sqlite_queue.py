@@ -104,3 +104,20 @@ def test_a_writer_that_never_gets_its_turn_fails_like_a_locked_database(engine, 
     holder.close()
     assert failure and "database is locked" in str(failure[0])
     assert turn_is_free(engine) and count(engine) == 0
+
+
+def test_a_forked_child_does_not_inherit_a_turn_taken_in_the_parent(engine):
+    """Celery's pool forks its processes while the parent's heartbeat thread may be writing."""
+    import os
+
+    holder = engine.connect()
+    holder.execute(text("INSERT INTO notes (body) VALUES ('held at the fork')"))
+    assert not turn_is_free(engine)
+    child = os.fork()
+    if child == 0:  # the child only looks, and leaves without running any of pytest's clean-up
+        os._exit(0 if turn_is_free(engine) else 1)
+    _, status = os.waitpid(child, 0)
+    holder.rollback()
+    holder.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert turn_is_free(engine)

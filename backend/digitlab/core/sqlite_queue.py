@@ -3,7 +3,7 @@
 SQLite lets one transaction write at a time. A writer that finds the database locked sleeps in its busy handler,
 1, 2, 5 ... up to 100 ms at a time, and takes the lock only if it happens to look while it is free. In a class's
 first minute the API's short write transactions (1-60 ms each, the lock busy a third to two thirds of each second)
-waited up to 0.9 s that way, in no order. Here a write transaction of this process first waits for a lock of this
+waited up to 0.9-1.4 s that way, in no order. Here a write transaction of this process first waits for a lock of this
 process, which hands over the moment the previous transaction ends; only other processes (job workers, whose
 writes take about a millisecond) still meet the busy handler. SQLite's own locking stays what keeps the data safe.
 """
@@ -22,6 +22,17 @@ _OPENS_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _queues: dict[str, threading.Lock] = {}
 _queues_guard = threading.Lock()
 WAIT_SECONDS = 30.0  # as long as the busy timeout: a writer waits the same time before "database is locked"
+
+
+def _forget_queues_in_child() -> None:
+    """A forked child (a Celery pool process) starts with queues of its own: a turn that another thread of the
+    parent held at the fork would otherwise stay taken in the child for good."""
+    global _queues_guard
+    _queues_guard = threading.Lock()
+    _queues.clear()
+
+
+os.register_at_fork(after_in_child=_forget_queues_in_child)
 
 
 def _queue_of(database: str) -> threading.Lock | None:
