@@ -377,7 +377,10 @@ def test_a_waiting_training_sees_its_place_and_estimates_as_the_queue_moves(back
     busy = [start_training(client, user, project["id"], epochs=500, seed=i) for i in range(LIMIT)]
     for training in busy:
         wait_until(lambda t=training: backend.job(t["job_id"]), lambda job: job.status == "running", 180, "busy")
-    waiting = [start_training(client, user, project["id"], epochs=1, seed=10 + i) for i in range(2)]
+    # The first waiting one runs long once it has a slot: a short one ended at once on an idle machine, and the
+    # watched one took its slot before the stream could say "next in line".
+    waiting = [start_training(client, user, project["id"], epochs=epochs, seed=10 + i) for i, epochs in
+               enumerate((500, 1))]
     try:
         with client.websocket_connect(socket_url(waiting[1], user)) as ws:
             status = receive_json(ws, timeout=60)
