@@ -166,3 +166,52 @@ def test_a_started_runner_sends_from_its_own_thread_and_still_fails_what_the_bro
     for job_id in jobs:
         job = _get(engine, job_id)
         assert (job.status, job.error_code) == ("failed", "job_not_queued")
+
+
+def test_a_worker_child_that_left_the_pool_list_while_it_still_runs_keeps_its_job(engine, tmp_path):
+    """Seen once in a lesson: a training's child left the prefork pool's list while it was about to record its
+    job's success, and its supervisor ended the job as lost. A child is gone only when its process has ended."""
+    import socket
+    import subprocess
+    import time
+    from types import SimpleNamespace
+
+    from digitlab.core.config import Settings
+    from digitlab.jobs.celery_app import WorkerSupervisor
+
+    settings = Settings(
+        data_dir=tmp_path, job_backend="celery", database_url=str(engine.url), job_heartbeat_seconds=0.1
+    )
+    child = subprocess.Popen(["sleep", "120"])
+    listed = [SimpleNamespace(pid=child.pid, exitcode=None)]
+    job_id = _job(engine, status="running", worker=f"{socket.gethostname()}:{child.pid}", started_at=utcnow())
+    supervisor = WorkerSupervisor(settings, SimpleNamespace(_pool=SimpleNamespace(_pool=listed)))
+
+    def beaten_after(moment) -> bool:
+        job = _get(engine, job_id)
+        return job.heartbeat_at is not None and job.heartbeat_at > moment
+
+    def wait(done, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    supervisor.start()
+    try:
+        wait(lambda: beaten_after(utcnow() - timedelta(days=1)), "the supervisor beats for its child's job")
+        listed.clear()  # the pool let go of the child, which still runs
+        left = utcnow()
+        wait(lambda: beaten_after(left), "the supervisor goes on beating for the child that still runs")
+        assert _get(engine, job_id).status == "running"
+        child.kill()
+        child.wait()
+        wait(lambda: _get(engine, job_id).status != "running", "the job of the ended child ends")
+        job = _get(engine, job_id)
+        assert (job.status, job.error_code) == ("failed", "job_worker_lost")
+    finally:
+        supervisor.heartbeat.stop()
+        supervisor.engine.dispose()
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -259,12 +259,15 @@ class WorkerSupervisor:
         self.heartbeat.start()
 
     def _tick(self) -> None:
-        # The prefork pool's processes (what its `info` lists); one that left the list has ended and been
-        # reaped by the pool, so its exit code is known.
+        # The prefork pool's processes. One that left the pool's list has usually ended, but once (a class's
+        # lesson, a training's child) it left the list while it still ran and was about to record its job's
+        # success: it is gone only when its process has ended.
         if self.pool._pool is None:
             return  # the pool has stopped (the worker is shutting down): its processes have ended
-        children = {process.pid: process for process in list(self.pool._pool._pool)}
-        gone = [process for pid, process in self._children.items() if pid not in children]
+        listed = {process.pid: process for process in list(self.pool._pool._pool)}
+        unlisted = {pid: process for pid, process in self._children.items() if pid not in listed}
+        children = listed | {pid: process for pid, process in unlisted.items() if limits.running(pid)}
+        gone = [process for pid, process in unlisted.items() if pid not in children]
         self._children = children
         for process in gone:
             # [issue 8] a training killed by its memory cap says so, as with the local runner: jobs/limits.py

@@ -224,20 +224,20 @@ def _write_marker(applied: MemoryLimit) -> None:
     )
 
 
-def _alive(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs: it exists and has not ended (an ended process that its parent has not
+    reaped yet, a zombie, has ended)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state not in ("Z", "X", "x")
 
 
 def _stale(path: Path, pid_text: str) -> bool:
     """A group or marker of a dead process that its parent has not reaped for STALE_SECONDS (the parent
     reads it right after the process ends; a younger one may still be waiting for that)."""
-    if not pid_text.isdigit() or _alive(int(pid_text)):
+    if not pid_text.isdigit() or running(int(pid_text)):
         return False
     try:
         return time.time() - path.stat().st_mtime > STALE_SECONDS
@@ -250,7 +250,7 @@ def _sweep_stale_groups(parent: Path) -> None:
     marker is gone: a process stopped by its runner, a parent that already asked), else once stale."""
     for group in parent.glob(f"{CGROUP_PREFIX}*"):
         pid = group.name.removeprefix(CGROUP_PREFIX)
-        if not group.is_dir() or not pid.isdigit() or _alive(int(pid)):
+        if not group.is_dir() or not pid.isdigit() or running(int(pid)):
             continue
         if not _marker(int(pid)).exists() or _stale(group, pid):
             with contextlib.suppress(OSError):  # fails (and stays) while any process is still in it
