@@ -112,6 +112,7 @@ class Recorder:
         self.started = time.perf_counter()
         # (seconds into the lesson, route, seconds the client waited beyond the service's own time)
         self.outside: list[tuple[float, str, float]] = []
+        self.ordinary_at: list[tuple[float, float]] = []  # (seconds into the lesson, seconds) of ordinary requests
 
     async def call(self, client: httpx.AsyncClient, category: str, method: str, url: str, route: str, **kwargs):
         started = time.perf_counter()
@@ -122,6 +123,8 @@ class Recorder:
             return None
         elapsed = time.perf_counter() - started
         self.latency[category].append(elapsed)
+        if category == "ordinary":
+            self.ordinary_at.append((started - self.started, elapsed))
         self.by_route[f"{method} {route}"].append(elapsed)
         if (timing := response.headers.get("server-timing", "")).startswith("app;dur="):
             self.in_service[category].append(float(timing.removeprefix("app;dur=")) / 1000)
@@ -339,6 +342,11 @@ def report(name: str, rec: Recorder, jobs: list[dict], outcome: dict, seconds: f
             inside = rec.in_service_by_route[route]
             print(f"  {route:<48}{len(values):>6}  p50 {ms(values, 50):6.0f}  p95 {ms(values, 95):6.0f}  "
                   f"max {max(values) * 1000:6.0f} ms   in the service p95 {ms(inside, 95):6.0f} ms")
+    by_window: dict[int, list[float]] = defaultdict(list)
+    for at, took in rec.ordinary_at:
+        by_window[int(at // 10)].append(took)
+    print("ordinary requests per 10 s of the lesson (p95): " + ", ".join(
+        f"{10 * w}-{10 * w + 10} s {ms(v, 95):.0f} ms (n={len(v)})" for w, v in sorted(by_window.items())))
     # Time lost outside the service (the client's own loop, the accept queue, the event loop before the first
     # middleware): per 10 s of the lesson, to see when it happens and to which route.
     windows: dict[int, list[float]] = defaultdict(list)
