@@ -267,6 +267,10 @@ try {
 
   await first.page.goto(`${base}/#/classes/${classId}`);
   await first.page.waitForSelector("#leaderboard tr.you");
+  await first.page.setViewportSize(PHONE);
+  const scoreRight = await first.page.evaluate(() => document.querySelector("#leaderboard tr.you td.score").getBoundingClientRect().right);
+  check(scoreRight <= PHONE.width, `on a phone the student sees their score without scrolling the table (right edge ${scoreRight})`);
+  await first.page.setViewportSize(LAPTOP);
   await shot(first.page, "10-learner-leaderboard");
   await first.page.goto(`${base}/#/projects/${first.projectId}/trainings/${first.trainingId}`);
   await first.page.waitForSelector(".challenge-result", { timeout: 60000 });

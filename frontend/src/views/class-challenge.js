@@ -69,16 +69,17 @@ export function leaderboard(cid, linkOf = () => null, onEntries = () => {}, refr
     if (!board.entries.length) return h("p", { class: "muted" }, t("lb.empty", { n: board.sample_count }));
     return h("div", {}, h("p", { class: "hint" }, t("lb.hint", { n: board.sample_count })),
       tableScroll(h("table", { class: "data leaderboard" },
-        h("thead", {}, h("tr", {}, [t("lb.rank"), t("lb.nickname"), t("lb.network"), t("lb.params"), t("lb.score"), t("lb.when")]
-          .map((c, i) => h("th", { scope: "col", class: [0, 3, 4].includes(i) ? "num" : null }, c)))),
+        // The score next to the name: on a phone the columns after it are reached by scrolling the table.
+        h("thead", {}, h("tr", {}, [t("lb.rank"), t("lb.nickname"), t("lb.score"), t("lb.network"), t("lb.params"), t("lb.when")]
+          .map((c, i) => h("th", { scope: "col", class: [0, 2, 4].includes(i) ? "num" : null }, c)))),
         h("tbody", {}, board.entries.map((e) => {
           const link = linkOf(e);
           return h("tr", { class: e.you ? "you" : null },
             h("td", { class: "num rank" }, String(e.rank)),
             h("th", { scope: "row" }, link ? h("a", { href: link }, e.nickname) : e.nickname, e.you ? h("span", { class: "badge running" }, t("lb.you")) : null),
+            h("td", { class: "num score" }, h("strong", {}, formatPercent(e.score)), h("span", { class: "muted small" }, ` ${e.correct}/${e.count}`)),
             h("td", {}, t(`training.arch.${e.architecture}`)),
             h("td", { class: "num" }, formatNumber(e.total_params)),
-            h("td", { class: "num score" }, h("strong", {}, formatPercent(e.score)), h("span", { class: "muted small" }, ` ${e.correct}/${e.count}`)),
             h("td", {}, formatDateTime(e.scored_at, getLanguage())));
         }))), t("lb.title")));
   }
