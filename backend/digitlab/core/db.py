@@ -71,8 +71,8 @@ def make_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> E
 
 def _ping_after_idle(engine: Engine, seconds: float) -> None:
     """Check a pooled connection before use only when it has been idle for `seconds`: a server restart or a
-    firewall may have cut it since, and then it is replaced. pool_pre_ping pings on every checkout, a round trip
-    to the server for each request; in a lesson with the server's CPU busy that was a sixth of a request's time.
+    firewall may have cut it since, and then it is replaced. pool_pre_ping pings on every checkout: one more of a
+    request's six or so round trips, each of which waits for the server's process to be scheduled on a busy CPU.
     A connection that was in use a moment ago is alive; if the server goes away all the same, the failing
     request makes SQLAlchemy throw away the whole pool, and the next requests connect anew."""
 
